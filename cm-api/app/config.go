@@ -1,0 +1,114 @@
+package app
+
+import (
+	"io"
+	"time"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/config"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/logging"
+)
+
+// EnvPrefix prefixes every environment variable of cm-api.
+const EnvPrefix = "CM_API"
+
+// Settings lists every setting of cm-api with its default.
+var Settings = []config.Setting{
+	{Key: "http.addr", Default: ":8081", Usage: "listen address"},
+	{Key: "auth.token", Default: "", Usage: "bearer token cm-server must present", Secret: true},
+	{Key: "kafka.brokers", Default: "127.0.0.1:9092", Usage: "comma-separated Kafka bootstrap servers"},
+	{Key: "kafka.topic", Default: contract.TopicPurchases, Usage: "topic purchases are consumed from"},
+	{Key: "kafka.dlq_topic", Default: contract.TopicDLQ, Usage: "topic invalid events are copied to"},
+	{Key: "kafka.group", Default: "cm-api", Usage: "consumer group id"},
+	{Key: "kafka.sasl.mechanism", Default: "", Usage: "SASL mechanism: empty, scram-sha-512, scram-sha-256 or plain"},
+	{Key: "kafka.sasl.username", Default: "", Usage: "SASL user"},
+	{Key: "kafka.sasl.password", Default: "", Usage: "SASL password", Secret: true},
+	{Key: "kafka.tls.enabled", Default: "false", Usage: "connect to Kafka over TLS"},
+	{Key: "kafka.tls.ca_file", Default: "", Usage: "PEM CA bundle for Kafka TLS (system roots when empty)"},
+	{Key: "kafka.tls.cert_file", Default: "", Usage: "PEM client certificate for Kafka mTLS"},
+	{Key: "kafka.tls.key_file", Default: "", Usage: "PEM client key for Kafka mTLS"},
+	{Key: "kafka.batch_size", Default: "500", Usage: "most events written to MongoDB in one batch"},
+	{Key: "kafka.batch_wait", Default: "20ms", Usage: "how long to wait for a batch to fill once it has one event"},
+	{Key: "kafka.session_timeout", Default: "10s", Usage: "consumer group session timeout: how soon a dead consumer's partitions move"},
+	{Key: "mongo.uri", Default: "mongodb://127.0.0.1:27017/", Usage: "MongoDB connection string"},
+	{Key: "mongo.database", Default: "shop", Usage: "database holding the purchases"},
+	{Key: "mongo.username", Default: "", Usage: "SCRAM user (instead of credentials in the URI)"},
+	{Key: "mongo.password", Default: "", Usage: "SCRAM password", Secret: true},
+	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
+	{Key: "log.level", Default: "info", Usage: "debug, info, warn or error"},
+	{Key: "log.format", Default: "auto", Usage: "json, text, or auto (text on a terminal)"},
+	{Key: "shutdown.drain_delay", Default: "0s", Usage: "time to keep serving after turning not-ready (about 5s behind a load balancer)"},
+	{Key: "shutdown.timeout", Default: "15s", Usage: "time allowed for in-flight requests and the current batch on shutdown"},
+}
+
+// Config is cm-api's validated configuration.
+type Config struct {
+	HTTPAddr       string
+	AuthToken      string
+	Kafka          kafkaconn.Settings
+	Topic          string
+	DLQTopic       string
+	Group          string
+	BatchSize      int
+	BatchWait      time.Duration
+	SessionTimeout time.Duration
+	MongoURI       string
+	MongoDatabase  string
+	MongoUsername  string
+	MongoPassword  string
+	MongoTimeout   time.Duration
+	LogLevel       string
+	LogFormat      string
+	DrainDelay     time.Duration
+	ShutdownWait   time.Duration
+}
+
+// LoadConfig reads and validates the configuration; its error is one line naming
+// the setting at fault.
+func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	v, err := config.Load("cm-api", EnvPrefix, Settings, args, getenv, stderr)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		HTTPAddr:  v.Addr("http.addr"),
+		AuthToken: v.Secret("auth.token"),
+		Kafka: kafkaconn.Settings{
+			Brokers:       v.AddrList("kafka.brokers"),
+			SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),
+			Username:      v.String("kafka.sasl.username"),
+			Password:      v.Secret("kafka.sasl.password"),
+			TLS:           v.Bool("kafka.tls.enabled"),
+			CAFile:        v.File("kafka.tls.ca_file"),
+			CertFile:      v.File("kafka.tls.cert_file"),
+			KeyFile:       v.File("kafka.tls.key_file"),
+			EnvPrefix:     EnvPrefix,
+		},
+		Topic:          v.Required("kafka.topic"),
+		DLQTopic:       v.Required("kafka.dlq_topic"),
+		Group:          v.Required("kafka.group"),
+		BatchSize:      v.Int("kafka.batch_size", 1, 10000),
+		BatchWait:      v.Duration("kafka.batch_wait", true),
+		SessionTimeout: v.Duration("kafka.session_timeout", false),
+		MongoURI:       v.Required("mongo.uri"),
+		MongoDatabase:  v.Required("mongo.database"),
+		MongoUsername:  v.String("mongo.username"),
+		MongoPassword:  v.Secret("mongo.password"),
+		MongoTimeout:   v.Duration("mongo.timeout", false),
+		LogLevel:       v.OneOf("log.level", logging.Levels()...),
+		LogFormat:      v.OneOf("log.format", logging.Formats()...),
+		DrainDelay:     v.Duration("shutdown.drain_delay", true),
+		ShutdownWait:   v.Duration("shutdown.timeout", false),
+	}
+	if c.Kafka.SASLMechanism != "" && (c.Kafka.Username == "" || c.Kafka.Password == "") {
+		v.Invalid("kafka.sasl.mechanism", "needs kafka.sasl.username and kafka.sasl.password as well")
+	}
+	if c.AuthToken == "" {
+		v.Invalid("auth.token", "is required: set the token cm-server presents (CM_API_AUTH_TOKEN or CM_API_AUTH_TOKEN_FILE)")
+	}
+	if c.MongoPassword != "" && c.MongoUsername == "" {
+		v.Invalid("mongo.username", "is required when mongo.password is set")
+	}
+	return c, v.Err()
+}

@@ -1,0 +1,91 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/httpjson"
+)
+
+// handleBuyList answers a page of a user's purchases, newest first.
+func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID := chi.URLParam(r, "userid")
+		if err := contract.CheckUserIDParam(userID); err != nil {
+			httpjson.Error(w, r, log, err)
+			return
+		}
+		q := r.URL.Query()
+		page, err := contract.ParsePage(q.Get("limit"), q.Get("cursor"))
+		if err != nil {
+			httpjson.Error(w, r, log, err)
+			return
+		}
+		var afterTS time.Time
+		var afterID string
+		if page.Cursor != "" {
+			if afterTS, afterID, err = cursors.Decode(userID, page.Cursor); err != nil {
+				httpjson.Error(w, r, log, err)
+				return
+			}
+		}
+		// One more than asked tells whether another page exists.
+		events, err := store.ListPurchases(r.Context(), userID, afterTS, afterID, page.Limit+1)
+		if err != nil {
+			log.Warn("listing purchases", "userid", userID, "err", err.Error())
+			httpjson.Error(w, r, log, contract.Errorf(contract.EUnavailable, "the purchase store is unavailable; retry later"))
+			return
+		}
+		out := contract.PurchasePage{UserID: userID, Purchases: make([]contract.PurchaseView, 0, min(len(events), page.Limit))}
+		for i, e := range events {
+			if i == page.Limit {
+				last := events[i-1]
+				out.NextCursor = cursors.Encode(userID, last.Timestamp, last.ID)
+				break
+			}
+			out.Purchases = append(out.Purchases, view(e))
+		}
+		httpjson.Encode(w, http.StatusOK, out)
+	}
+}
+
+func view(e contract.Event) contract.PurchaseView {
+	return contract.PurchaseView{ID: e.ID, UserID: e.UserID, Username: e.Username,
+		Price: contract.FormatPrice(e.PriceCents), Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt}
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// handleReadyz reports ready when MongoDB answers and the consumer is healthy.
+func handleReadyz(shutdown *atomic.Bool, store PurchaseStore, consumer ConsumerState) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if shutdown.Load() {
+			httpjson.Encode(w, http.StatusServiceUnavailable, readiness{Status: "shutting down", Checks: map[string]string{}})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		res := readiness{Status: "ok", Checks: map[string]string{"mongodb": "ok", "consumer": "ok"}}
+		if err := store.Ping(ctx); err != nil {
+			res.Status, res.Checks["mongodb"] = "unavailable", "ping failed: "+err.Error()
+		}
+		if ok, why := consumer.Ready(); !ok {
+			res.Status, res.Checks["consumer"] = "unavailable", why
+		}
+		status := http.StatusOK
+		if res.Status != "ok" {
+			status = http.StatusServiceUnavailable
+		}
+		httpjson.Encode(w, status, res)
+	}
+}

@@ -1,0 +1,57 @@
+package app
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/scalable-shop/shop/cm-api/internal/kafka"
+)
+
+// metrics are cm-api's consumer figures; HTTP metrics come from httpobserve. The
+// consumer's hot path logs nothing per message: these counters are its record.
+type metrics struct {
+	batchSize   prometheus.Histogram
+	stored      prometheus.Counter
+	duplicates  prometheus.Counter
+	storeErrors prometheus.Counter
+	storeTime   prometheus.Histogram
+	deadLetters *prometheus.CounterVec
+	lag         prometheus.Gauge
+	rebalances  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cm_api_consumer_batch_size", Help: "Events per consumed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		stored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_purchases_stored_total", Help: "Purchases newly stored."}),
+		duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_purchases_duplicate_total", Help: "Redelivered purchases skipped because they were already stored."}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_store_errors_total", Help: "Failed MongoDB batch writes (retried)."}),
+		storeTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cm_api_store_duration_seconds", Help: "Time to store one batch, retries included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cm_api_dead_letters_total", Help: "Events copied to the DLQ, by reason."}, []string{"reason"}),
+		lag:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "cm_api_consumer_lag", Help: "Messages behind the end of the assigned partitions, as last seen by the reader."}),
+		rebalances:  prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_consumer_rebalances_total", Help: "Consumer group generations joined."}),
+	}
+	reg.MustRegister(m.batchSize, m.stored, m.duplicates, m.storeErrors, m.storeTime, m.deadLetters, m.lag, m.rebalances)
+	return m
+}
+
+func (m *metrics) consumerObserver() kafka.Observer {
+	return kafka.Observer{
+		Batch: func(n int) { m.batchSize.Observe(float64(n)) },
+		Stored: func(inserted, dups int, d time.Duration) {
+			m.stored.Add(float64(inserted))
+			m.duplicates.Add(float64(dups))
+			m.storeTime.Observe(d.Seconds())
+		},
+		StoreError: m.storeErrors.Inc,
+		DeadLetter: func(reason string) { m.deadLetters.WithLabelValues(reason).Inc() },
+		Stats: func(st kafkago.ReaderStats) {
+			m.lag.Set(float64(st.Lag))
+			m.rebalances.Add(float64(st.Rebalances))
+		},
+	}
+}

@@ -1,0 +1,104 @@
+// Package app is cm-api: configuration, wiring, the consumer's lifecycle and the
+// internal HTTP API. main only calls Run, so tests run exactly what production runs.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/scalable-shop/shop/cm-api/internal/kafka"
+	"github.com/scalable-shop/shop/cm-api/internal/mongo"
+	"github.com/scalable-shop/shop/platform/httpserve"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/logging"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+// Run starts cm-api and blocks until ctx is cancelled or SIGINT/SIGTERM arrives.
+// Shutdown order: not-ready, stop HTTP (finishing in-flight requests), let the
+// consumer finish and commit its batch, leave the group, disconnect.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := LoadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(stdout, "cm-api", cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	conn, err := kafkaconn.New(cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout})
+	if err != nil {
+		return fmt.Errorf("config: %w (set %s_MONGO_URI to a mongodb:// URI)", err, EnvPrefix)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = store.Close(dctx)
+	}()
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("config: http.addr %s cannot be used (%v); set %s_HTTP_ADDR to a free address", cfg.HTTPAddr, err, EnvPrefix)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+
+	consumer := kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
+		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
+		Log: log, Observe: m.consumerObserver(),
+	})
+	srv := NewServer(log, cfg.AuthToken, store, consumer, reg, m)
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      cfg.MongoTimeout + 10*time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          slogAsStdlog(log),
+	}
+
+	log.Info("starting", "version", Version, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group, "database", cfg.MongoDatabase)
+	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = consumer.Run(consumerCtx)
+	}()
+
+	serveErr := httpserve.Serve(ctx, httpServer, ln, log, httpserve.Options{
+		DrainDelay: cfg.DrainDelay,
+		Timeout:    cfg.ShutdownWait,
+		NotReady:   func() { srv.shutdown.Store(true) },
+	})
+	stopConsumer()
+	wg.Wait()
+	if err := consumer.Close(); err != nil {
+		log.Warn("closing the consumer", "err", err.Error())
+	}
+	log.Info("stopped")
+	return serveErr
+}

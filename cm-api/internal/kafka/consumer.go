@@ -1,0 +1,324 @@
+// Package kafka is cm-api's consumer: it fetches purchase events in batches, stores
+// them, dead-letters the ones that can never be stored, and only then commits.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+)
+
+// Store saves purchase events. Storing an event that is already stored must
+// succeed (and count as a duplicate). Any error is treated as transient: the batch
+// is retried, with backoff, and not committed until it succeeds.
+type Store interface {
+	SavePurchases(ctx context.Context, events []contract.Event) (inserted, duplicates int, err error)
+}
+
+// Observer is told what the consumer did, for metrics. Every field may be nil.
+type Observer struct {
+	Batch      func(size int)
+	Stored     func(inserted, duplicates int, d time.Duration)
+	StoreError func()
+	DeadLetter func(reason string)
+	Stats      func(kafka.ReaderStats)
+}
+
+// ConsumerOptions tune the consumer.
+type ConsumerOptions struct {
+	Topic          string
+	DLQTopic       string
+	Group          string
+	BatchSize      int
+	BatchWait      time.Duration
+	SessionTimeout time.Duration
+	Log            *slog.Logger
+	Observe        Observer
+}
+
+// Consumer moves events from the topic into the store.
+type Consumer struct {
+	conn  *kafkaconn.Conn
+	opts  ConsumerOptions
+	store Store
+	r     *kafka.Reader
+	dlq   *kafka.Writer
+
+	joined      atomic.Bool // a group generation was joined
+	storeFailed atomic.Bool
+	kafkaFailed atomic.Bool
+	mu          sync.Mutex
+	lastKafka   time.Time // last time the reader reported an error
+	kafkaErr    string
+}
+
+// NewConsumer returns a consumer; Run starts it.
+func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consumer {
+	c := &Consumer{conn: conn, opts: opts, store: store}
+	c.r = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:  conn.Settings.Brokers,
+		GroupID:  opts.Group,
+		Topic:    opts.Topic,
+		Dialer:   conn.Dialer,
+		MinBytes: 1,
+		MaxBytes: 10 << 20,
+		MaxWait:  250 * time.Millisecond,
+		// Zero means synchronous commits: CommitMessages returns once the broker has
+		// the offsets, so nothing is committed that is not stored.
+		CommitInterval:         0,
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      opts.SessionTimeout / 5,
+		SessionTimeout:         opts.SessionTimeout,
+		RebalanceTimeout:       opts.SessionTimeout,
+		JoinGroupBackoff:       time.Second,
+		ReadBackoffMax:         time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 10 * time.Second,
+		QueueCapacity:          opts.BatchSize,
+		ErrorLogger:            kafka.LoggerFunc(c.readerError),
+	})
+	c.dlq = &kafka.Writer{
+		Addr:         kafka.TCP(conn.Settings.Brokers...),
+		Topic:        opts.DLQTopic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+		Transport:    conn.Transport,
+	}
+	return c
+}
+
+// readerError receives kafka-go's background errors. A refused SASL login only
+// shows up here, so it is where the consumer learns that Kafka is unusable.
+func (c *Consumer) readerError(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if c.conn.Settings.SASLMechanism != "" && strings.Contains(msg, "EOF") {
+		msg = fmt.Sprintf("kafka refused the SASL login of user %q with %s (%s): check %s_KAFKA_SASL_USERNAME and %s_KAFKA_SASL_PASSWORD",
+			c.conn.Settings.Username, c.conn.Settings.SASLMechanism, msg, c.conn.Settings.EnvPrefix, c.conn.Settings.EnvPrefix)
+	}
+	c.mu.Lock()
+	c.lastKafka, c.kafkaErr = time.Now(), msg
+	c.mu.Unlock()
+	if c.kafkaFailed.CompareAndSwap(false, true) {
+		c.opts.Log.Error("kafka consumer failing", "err", msg)
+	}
+}
+
+// Ready reports whether the consumer is doing its job, and if not, why.
+func (c *Consumer) Ready() (ok bool, why string) {
+	c.mu.Lock()
+	recent := time.Since(c.lastKafka) < 2*c.opts.SessionTimeout
+	kerr := c.kafkaErr
+	c.mu.Unlock()
+	switch {
+	case c.storeFailed.Load():
+		return false, "cannot write to MongoDB; retrying"
+	case recent && c.kafkaFailed.Load():
+		return false, kerr
+	case !c.joined.Load():
+		return false, "not yet a member of consumer group " + c.opts.Group
+	}
+	return true, ""
+}
+
+// Run consumes until ctx is cancelled. The batch in flight at that moment is
+// finished (stored and committed) unless the store is down, in which case it is
+// left uncommitted for the next owner of the partition.
+func (c *Consumer) Run(ctx context.Context) error {
+	go c.watchStats(ctx)
+	backoff := newBackoff()
+	for {
+		batch, err := c.fetch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			c.readerError("fetch: %v", err)
+			sleep(ctx, backoff.next())
+			continue
+		}
+		backoff.reset()
+		c.process(ctx, batch)
+	}
+}
+
+// fetch blocks for one message, then takes whatever else arrives within BatchWait.
+func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	m, err := c.r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	batch := []kafka.Message{m}
+	wctx, cancel := context.WithTimeout(ctx, c.opts.BatchWait)
+	defer cancel()
+	for len(batch) < c.opts.BatchSize {
+		m, err := c.r.FetchMessage(wctx)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch, nil
+}
+
+// process is the heart of the delivery guarantee: dead letters are written, then
+// valid events are stored, and only then is the batch committed.
+func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
+	if c.opts.Observe.Batch != nil {
+		c.opts.Observe.Batch(len(batch))
+	}
+	events := make([]contract.Event, 0, len(batch))
+	var dead []kafka.Message
+	for _, m := range batch {
+		e, err := contract.DecodeEvent(m.Value)
+		if err != nil {
+			dead = append(dead, c.deadLetter(m, err))
+			continue
+		}
+		events = append(events, e)
+	}
+	// A write in flight is not interrupted by shutdown; the retry loops stop early
+	// instead, leaving the batch uncommitted.
+	work := context.WithoutCancel(ctx)
+	if len(dead) > 0 && !c.retry(ctx, "dead-letter", func() error { return c.dlq.WriteMessages(work, dead...) }) {
+		return
+	}
+	if len(events) > 0 {
+		start := time.Now()
+		ok := c.retry(ctx, "store", func() error {
+			inserted, dups, err := c.store.SavePurchases(work, events)
+			if err != nil {
+				if c.opts.Observe.StoreError != nil {
+					c.opts.Observe.StoreError()
+				}
+				if c.storeFailed.CompareAndSwap(false, true) {
+					c.opts.Log.Error("mongodb write failing; pausing consumption, nothing is committed until it recovers", "err", err.Error())
+				}
+				return err
+			}
+			if c.storeFailed.CompareAndSwap(true, false) {
+				c.opts.Log.Info("mongodb write recovered")
+			}
+			if c.opts.Observe.Stored != nil {
+				c.opts.Observe.Stored(inserted, dups, time.Since(start))
+			}
+			return nil
+		})
+		if !ok {
+			return
+		}
+	}
+	cctx, cancel := context.WithTimeout(work, 10*time.Second)
+	defer cancel()
+	if err := c.r.CommitMessages(cctx, batch...); err != nil {
+		// Not lost: the events are stored, and a redelivery is a duplicate.
+		c.opts.Log.Warn("commit failed; the batch will be redelivered and skipped as duplicates", "err", err.Error(), "size", len(batch))
+	}
+}
+
+// deadLetter builds the DLQ record for a message that can never be stored.
+func (c *Consumer) deadLetter(m kafka.Message, err error) kafka.Message {
+	reason := contract.ReasonMalformed
+	if ee, ok := err.(*contract.EventError); ok {
+		reason = ee.Reason
+	}
+	if c.opts.Observe.DeadLetter != nil {
+		c.opts.Observe.DeadLetter(reason)
+	}
+	headers := append([]kafka.Header{}, m.Headers...)
+	headers = append(headers,
+		kafka.Header{Key: contract.HeaderDLQReason, Value: []byte(reason)},
+		kafka.Header{Key: contract.HeaderDLQError, Value: []byte(err.Error())},
+		kafka.Header{Key: contract.HeaderDLQTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: contract.HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: contract.HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+	)
+	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
+}
+
+// retry runs op until it succeeds or ctx ends; it reports whether op succeeded.
+func (c *Consumer) retry(ctx context.Context, what string, op func() error) bool {
+	b := newBackoff()
+	for {
+		err := op()
+		if err == nil {
+			return true
+		}
+		c.opts.Log.Debug("retrying", "op", what, "err", err.Error())
+		if !sleep(ctx, b.next()) {
+			return false
+		}
+	}
+}
+
+// watchStats turns kafka-go's reset-on-read stats into state: joined or not,
+// healthy again after errors, and figures for metrics.
+func (c *Consumer) watchStats(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := c.r.Stats()
+		if st.Rebalances > 0 {
+			c.joined.Store(true)
+		}
+		c.mu.Lock()
+		quiet := time.Since(c.lastKafka) > 3*time.Second
+		c.mu.Unlock()
+		if st.Errors == 0 && quiet && st.Fetches > 0 && c.joined.Load() && c.kafkaFailed.CompareAndSwap(true, false) {
+			c.opts.Log.Info("kafka consumer recovered")
+		}
+		if c.opts.Observe.Stats != nil {
+			c.opts.Observe.Stats(st)
+		}
+	}
+}
+
+// Close leaves the group (handing partitions over at once) and flushes the DLQ.
+func (c *Consumer) Close() error {
+	rerr := c.r.Close()
+	werr := c.dlq.Close()
+	if rerr != nil {
+		return rerr
+	}
+	return werr
+}
+
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+func (b *backoff) reset() { b.d = 100 * time.Millisecond }
+
+// next doubles up to 5 s, with jitter so replicas do not retry in step.
+func (b *backoff) next() time.Duration {
+	d := b.d
+	b.d = min(2*b.d, 5*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/config"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/logging"
+)
+
+// EnvPrefix prefixes every environment variable of cm-server.
+const EnvPrefix = "CM_SERVER"
+
+// Settings lists every setting of cm-server with its default. The README's table
+// and the chart's ConfigMap follow this list.
+var Settings = []config.Setting{
+	{Key: "http.addr", Default: ":8080", Usage: "listen address"},
+	{Key: "kafka.brokers", Default: "127.0.0.1:9092", Usage: "comma-separated Kafka bootstrap servers"},
+	{Key: "kafka.topic", Default: contract.TopicPurchases, Usage: "topic purchases are produced to"},
+	{Key: "kafka.sasl.mechanism", Default: "", Usage: "SASL mechanism: empty, scram-sha-512, scram-sha-256 or plain"},
+	{Key: "kafka.sasl.username", Default: "", Usage: "SASL user"},
+	{Key: "kafka.sasl.password", Default: "", Usage: "SASL password", Secret: true},
+	{Key: "kafka.tls.enabled", Default: "false", Usage: "connect to Kafka over TLS"},
+	{Key: "kafka.tls.ca_file", Default: "", Usage: "PEM CA bundle for Kafka TLS (system roots when empty)"},
+	{Key: "kafka.tls.cert_file", Default: "", Usage: "PEM client certificate for Kafka mTLS"},
+	{Key: "kafka.tls.key_file", Default: "", Usage: "PEM client key for Kafka mTLS"},
+	{Key: "kafka.batch_timeout", Default: "5ms", Usage: "how long the producer waits to fill a batch"},
+	{Key: "kafka.write_timeout", Default: "5s", Usage: "how long a buy waits for the broker's acknowledgement before answering 503"},
+	{Key: "cmapi.url", Default: "http://127.0.0.1:8081", Usage: "base URL of cm-api"},
+	{Key: "cmapi.token", Default: "", Usage: "bearer token presented to cm-api", Secret: true},
+	{Key: "cmapi.timeout", Default: "3s", Usage: "timeout of one call to cm-api"},
+	{Key: "log.level", Default: "info", Usage: "debug, info, warn or error"},
+	{Key: "log.format", Default: "auto", Usage: "json, text, or auto (text on a terminal)"},
+	{Key: "shutdown.drain_delay", Default: "0s", Usage: "time to keep serving after turning not-ready (about 5s behind a load balancer)"},
+	{Key: "shutdown.timeout", Default: "15s", Usage: "time allowed for in-flight requests to finish on shutdown"},
+}
+
+// Config is cm-server's validated configuration.
+type Config struct {
+	HTTPAddr     string
+	Kafka        kafkaconn.Settings
+	Topic        string
+	BatchTimeout time.Duration
+	WriteTimeout time.Duration
+	CMAPIURL     string
+	CMAPIToken   string
+	CMAPITimeout time.Duration
+	LogLevel     string
+	LogFormat    string
+	DrainDelay   time.Duration
+	ShutdownWait time.Duration
+}
+
+// LoadConfig reads and validates the configuration; its error is one line naming
+// the setting at fault.
+func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	v, err := config.Load("cm-server", EnvPrefix, Settings, args, getenv, stderr)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		HTTPAddr: v.Addr("http.addr"),
+		Kafka: kafkaconn.Settings{
+			Brokers:       v.AddrList("kafka.brokers"),
+			SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),
+			Username:      v.String("kafka.sasl.username"),
+			Password:      v.Secret("kafka.sasl.password"),
+			TLS:           v.Bool("kafka.tls.enabled"),
+			CAFile:        v.File("kafka.tls.ca_file"),
+			CertFile:      v.File("kafka.tls.cert_file"),
+			KeyFile:       v.File("kafka.tls.key_file"),
+			EnvPrefix:     EnvPrefix,
+		},
+		Topic:        v.Required("kafka.topic"),
+		BatchTimeout: v.Duration("kafka.batch_timeout", false),
+		WriteTimeout: v.Duration("kafka.write_timeout", false),
+		CMAPIURL:     v.Required("cmapi.url"),
+		CMAPIToken:   v.Secret("cmapi.token"),
+		CMAPITimeout: v.Duration("cmapi.timeout", false),
+		LogLevel:     v.OneOf("log.level", logging.Levels()...),
+		LogFormat:    v.OneOf("log.format", logging.Formats()...),
+		DrainDelay:   v.Duration("shutdown.drain_delay", true),
+		ShutdownWait: v.Duration("shutdown.timeout", false),
+	}
+	if c.Kafka.SASLMechanism != "" && (c.Kafka.Username == "" || c.Kafka.Password == "") {
+		v.Invalid("kafka.sasl.mechanism", "needs kafka.sasl.username and kafka.sasl.password as well")
+	}
+	if u, err := url.Parse(c.CMAPIURL); err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+		v.Invalid("cmapi.url", "must be an http:// or https:// URL such as http://cm-api:8081")
+	} else if err != nil {
+		v.Invalid("cmapi.url", "is not a URL")
+	}
+	if c.CMAPIToken == "" {
+		v.Invalid("cmapi.token", "is required: set the token cm-api expects (CM_SERVER_CMAPI_TOKEN or CM_SERVER_CMAPI_TOKEN_FILE)")
+	}
+	return c, v.Err()
+}

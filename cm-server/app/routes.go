@@ -1,0 +1,28 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scalable-shop/shop/platform/httpjson"
+	"github.com/scalable-shop/shop/platform/httpobserve"
+)
+
+// routes lists every route cm-server serves.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log))
+
+	r.Get("/", handleIndex())
+	r.Post("/buy", handleBuy(s.log, s.producer))
+	r.Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.lookup))
+	r.Get("/healthz", httpjson.Healthz())
+	r.Get("/readyz", handleReadyz(s.log, &s.shutdown, s.producer, s.lookup))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+
+	r.NotFound(httpjson.NotFound())
+	r.MethodNotAllowed(httpjson.MethodNotAllowed())
+	return r
+}

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scalable-shop/shop/contract"
+)
+
+// Producer sends a purchase event to Kafka and returns only once the broker has
+// acknowledged it with acks=all. Any error means the purchase may not be stored; it
+// is a *contract.Error with code EUnavailable when the broker could not take it.
+type Producer interface {
+	Produce(ctx context.Context, e contract.Event) error
+	Ping(ctx context.Context) error
+}
+
+// PurchaseLookup reads a user's purchases from cm-api. Errors carry contract codes:
+// EInvalid for a cursor cm-api refused, EUnavailable when cm-api cannot be reached,
+// EUpstream when it answered something it should not have.
+type PurchaseLookup interface {
+	Purchases(ctx context.Context, userID string, page contract.Page) (contract.PurchasePage, error)
+	Ping(ctx context.Context) error
+}
+
+// Server is cm-server's HTTP handler with its dependencies.
+type Server struct {
+	log      *slog.Logger
+	producer Producer
+	lookup   PurchaseLookup
+	registry *prometheus.Registry
+	metrics  *metrics
+	handler  http.Handler
+	// shutdown turns /readyz to 503 so the load balancer drains us first.
+	shutdown atomic.Bool
+}
+
+// NewServer wires the routes over the given dependencies.
+func NewServer(log *slog.Logger, p Producer, l PurchaseLookup, reg *prometheus.Registry, m *metrics) *Server {
+	s := &Server{log: log, producer: p, lookup: l, registry: reg, metrics: m}
+	s.handler = s.routes()
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// slogAsStdlog routes net/http's own complaints (bad TLS handshakes, panics) into
+// the structured log instead of stderr.
+func slogAsStdlog(l *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(l.Handler(), slog.LevelWarn)
+}

@@ -1,0 +1,102 @@
+// Package cmapi is cm-server's client of cm-api's internal look-up API.
+package cmapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scalable-shop/shop/contract"
+)
+
+// maxResponseBytes bounds what we read from cm-api: a page of 100 purchases is far
+// below it.
+const maxResponseBytes = 4 << 20
+
+// Client calls cm-api with a bearer token and a timeout per call.
+type Client struct {
+	base    string
+	token   string
+	timeout time.Duration
+	http    *http.Client
+}
+
+// New returns a client of the cm-api at base (e.g. http://cm-api:8081).
+func New(base, token string, timeout time.Duration) *Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &Client{base: strings.TrimRight(base, "/"), token: token, timeout: timeout, http: &http.Client{Transport: t}}
+}
+
+// Purchases returns one page of a user's purchases.
+func (c *Client) Purchases(ctx context.Context, userID string, page contract.Page) (contract.PurchasePage, error) {
+	q := url.Values{"limit": {strconv.Itoa(page.Limit)}}
+	if page.Cursor != "" {
+		q.Set("cursor", page.Cursor)
+	}
+	var out contract.PurchasePage
+	err := c.get(ctx, "/buyList/"+url.PathEscape(userID)+"?"+q.Encode(), &out)
+	return out, err
+}
+
+// Ping checks that cm-api answers its liveness probe.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.get(ctx, "/healthz", nil)
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w (cm-api at %s: %v)", unavailable(), c.base, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("%w (reading cm-api's answer: %v)", unavailable(), err)
+	}
+	switch {
+	case res.StatusCode == http.StatusOK:
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("%w (cm-api sent malformed JSON: %v)", upstream(), err)
+		}
+		return nil
+	case res.StatusCode == http.StatusBadRequest:
+		// cm-api refused something the client sent (a forged cursor): pass it on.
+		var eb contract.ErrorBody
+		if json.Unmarshal(body, &eb) == nil && eb.Error.Code == contract.EInvalid {
+			return &contract.Error{Code: contract.EInvalid, Message: eb.Error.Message, Fields: eb.Error.Fields}
+		}
+		return fmt.Errorf("%w (cm-api answered 400 without an error body)", upstream())
+	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w (cm-api refused our token with %d: check CM_SERVER_CMAPI_TOKEN against cm-api's CM_API_AUTH_TOKEN)", upstream(), res.StatusCode)
+	case res.StatusCode == http.StatusServiceUnavailable || res.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("%w (cm-api answered %d)", unavailable(), res.StatusCode)
+	default:
+		return fmt.Errorf("%w (cm-api answered %d)", upstream(), res.StatusCode)
+	}
+}
+
+func unavailable() error {
+	return contract.Errorf(contract.EUnavailable, "purchase history is unavailable right now; retry later")
+}
+
+func upstream() error {
+	return contract.Errorf(contract.EUpstream, "purchase history service failed")
+}

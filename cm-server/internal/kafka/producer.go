@@ -1,0 +1,102 @@
+// Package kafka is cm-server's producer: one kafka-go Writer shared by every
+// request, so that concurrent buys ride in the same batches.
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+)
+
+// ProducerOptions tune the producer.
+type ProducerOptions struct {
+	Topic string
+	// BatchTimeout is how long the writer waits for more messages before sending a
+	// batch. kafka-go's default is a full second; a few milliseconds keep a buy fast
+	// while still grouping concurrent ones.
+	BatchTimeout time.Duration
+	// WriteTimeout bounds how long one buy waits for the acknowledgement.
+	WriteTimeout time.Duration
+	Log          *slog.Logger
+	// Observe, if set, is told the duration and result of every produce.
+	Observe func(time.Duration, error)
+}
+
+// Producer writes purchase events with acks=all, keyed by user id.
+type Producer struct {
+	conn    *kafkaconn.Conn
+	w       *kafka.Writer
+	opts    ProducerOptions
+	failing atomic.Bool
+}
+
+// NewProducer returns a producer for opts.Topic over conn.
+func NewProducer(conn *kafkaconn.Conn, opts ProducerOptions) *Producer {
+	return &Producer{
+		conn: conn,
+		opts: opts,
+		w: &kafka.Writer{
+			Addr:  kafka.TCP(conn.Settings.Brokers...),
+			Topic: opts.Topic,
+			// Murmur2 places a key on the partition a Java client would choose.
+			Balancer:     &kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: opts.BatchTimeout,
+			BatchSize:    1000,
+			// Retries may duplicate a record on the topic; the consumer stores by id.
+			MaxAttempts:     3,
+			WriteBackoffMin: 50 * time.Millisecond,
+			WriteBackoffMax: 500 * time.Millisecond,
+			Transport:       conn.Transport,
+		},
+	}
+}
+
+// Produce writes e and waits for the broker's acknowledgement. On failure it
+// returns a *contract.Error with code EUnavailable: the caller must not report
+// success, though the record may still have reached the topic.
+func (p *Producer) Produce(ctx context.Context, e contract.Event) error {
+	value, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.WriteTimeout)
+	defer cancel()
+	start := time.Now()
+	err = p.w.WriteMessages(ctx, kafka.Message{
+		Key:     []byte(e.UserID),
+		Value:   value,
+		Headers: []kafka.Header{{Key: contract.HeaderContentType, Value: []byte(contract.EventContentType)}},
+	})
+	if p.opts.Observe != nil {
+		p.opts.Observe(time.Since(start), err)
+	}
+	p.noteState(err)
+	if err != nil {
+		return contract.Errorf(contract.EUnavailable, "the purchase could not be recorded right now; retry later")
+	}
+	return nil
+}
+
+// noteState logs the first failure and the recovery, not every failed write.
+func (p *Producer) noteState(err error) {
+	if err != nil && p.failing.CompareAndSwap(false, true) {
+		p.opts.Log.Error("kafka produce failing; answering buys with 503", "err", p.conn.Explain(err).Error())
+	}
+	if err == nil && p.failing.CompareAndSwap(true, false) {
+		p.opts.Log.Info("kafka produce recovered")
+	}
+}
+
+// Ping checks that the brokers serve the topic with our credentials.
+func (p *Producer) Ping(ctx context.Context) error { return p.conn.Ping(ctx, p.opts.Topic) }
+
+// Close flushes buffered messages and closes the connections.
+func (p *Producer) Close() error { return p.w.Close() }

@@ -1,0 +1,84 @@
+package contract
+
+import (
+	"strconv"
+	"time"
+)
+
+// BuyAccepted is the body of a 202 from POST /buy.
+type BuyAccepted struct {
+	ID     string `json:"id"`
+	Status string `json:"status"` // always "accepted": the broker has the purchase
+}
+
+// PurchaseView is one purchase as both APIs show it. Price is a decimal string.
+type PurchaseView struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"userid"`
+	Username   string    `json:"username"`
+	Price      string    `json:"price"`
+	Timestamp  time.Time `json:"timestamp"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// PurchasePage is one page of a user's purchases, newest first. NextCursor is empty
+// on the last page; pass it back as ?cursor= for the next one.
+type PurchasePage struct {
+	UserID     string         `json:"userid"`
+	Purchases  []PurchaseView `json:"purchases"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// Paging limits of the look-up APIs.
+const (
+	DefaultPageLimit = 20
+	MaxPageLimit     = 100
+	MaxCursorLen     = 512
+)
+
+// Page is a validated paging request.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// ParsePage validates the limit and cursor query parameters. The cursor stays opaque
+// here: only cm-api can tell a forged one, but its syntax is checked at the edge.
+func ParsePage(limit, cursor string) (Page, error) {
+	p := Page{Limit: DefaultPageLimit, Cursor: cursor}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > MaxPageLimit {
+			return Page{}, &Error{Code: EInvalid, Message: "invalid paging parameter",
+				Fields: []FieldProblem{{Field: "limit", Problem: "must be a whole number from 1 to " + strconv.Itoa(MaxPageLimit)}}}
+		}
+		p.Limit = n
+	}
+	if !cursorSyntax(cursor) {
+		return Page{}, &Error{Code: EInvalid, Message: "invalid paging parameter",
+			Fields: []FieldProblem{{Field: "cursor", Problem: "is not a cursor this API returned"}}}
+	}
+	return p, nil
+}
+
+func cursorSyntax(c string) bool {
+	if len(c) > MaxCursorLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckUserIDParam validates a user id taken from a URL path.
+func CheckUserIDParam(id string) error {
+	if p := CheckUserID(id); p != "" {
+		return &Error{Code: EInvalid, Message: "invalid user id",
+			Fields: []FieldProblem{{Field: "userid", Problem: p}}}
+	}
+	return nil
+}

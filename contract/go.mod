@@ -1,0 +1,3 @@
+module github.com/scalable-shop/shop/contract
+
+go 1.26

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs pinned developer tools into a cache outside the repo and prints the path
+# of the binary. Usage: hack/tools.sh helm|golangci-lint|govulncheck|benchstat
+# The cache survives between runs, so only the first run pays for the build.
+set -euo pipefail
+
+CACHE="${SCALABLE_SHOP_CACHE:-$HOME/.cache/scalable-shop}"
+BIN="$CACHE/bin"
+mkdir -p "$BIN"
+
+HELM_VERSION=v3.22.0
+GOLANGCI_LINT_VERSION=v2.15.0
+GOVULNCHECK_VERSION=v1.9.0
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+
+install() { # name version package
+  local name=$1 version=$2 pkg=$3 dest="$BIN/$1-$2"
+  if [ ! -x "$dest" ]; then
+    echo "installing $name $version into $BIN (first run only)" >&2
+    local tmp; tmp=$(mktemp -d)
+    GOWORK=off GOBIN="$tmp" go install "$pkg@$version" >&2
+    mv "$tmp/$name" "$dest"
+    rm -rf "$tmp"
+  fi
+  echo "$dest"
+}
+
+case "${1:-}" in
+  helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+  golangci-lint) install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
+  govulncheck) install govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln/cmd/govulncheck ;;
+  benchstat) install benchstat "$BENCHSTAT_VERSION" golang.org/x/perf/cmd/benchstat ;;
+  *) echo "usage: $0 helm|golangci-lint|govulncheck|benchstat" >&2; exit 2 ;;
+esac
