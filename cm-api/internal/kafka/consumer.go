@@ -73,7 +73,7 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 		Dialer:   conn.Dialer,
 		MinBytes: 1,
 		MaxBytes: 10 << 20,
-		MaxWait:  250 * time.Millisecond,
+		MaxWait:  500 * time.Millisecond,
 		// Zero means synchronous commits: CommitMessages returns once the broker has
 		// the offsets, so nothing is committed that is not stored.
 		CommitInterval:         0,
@@ -99,10 +99,22 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 	return c
 }
 
+// benignReaderErrors are what kafka-go reports in normal operation: a long-poll
+// fetch that the broker answers just after kafka-go's own deadline, or a fetch at
+// the end of a partition. kafka-go reconnects by itself; they say nothing about
+// the health of the consumer.
+var benignReaderErrors = []string{"i/o timeout", "reading passed the last offset", "reading before the first offset"}
+
 // readerError receives kafka-go's background errors. A refused SASL login only
 // shows up here, so it is where the consumer learns that Kafka is unusable.
 func (c *Consumer) readerError(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	for _, benign := range benignReaderErrors {
+		if strings.Contains(msg, benign) {
+			c.opts.Log.Debug("kafka reader", "msg", msg)
+			return
+		}
+	}
 	if c.conn.Settings.SASLMechanism != "" && strings.Contains(msg, "EOF") {
 		msg = fmt.Sprintf("kafka refused the SASL login of user %q with %s (%s): check %s_KAFKA_SASL_USERNAME and %s_KAFKA_SASL_PASSWORD",
 			c.conn.Settings.Username, c.conn.Settings.SASLMechanism, msg, c.conn.Settings.EnvPrefix, c.conn.Settings.EnvPrefix)

@@ -1,0 +1,139 @@
+// Package localstack is the shop's infrastructure in one process: an in-process
+// Kafka-protocol broker (kfake) and an embedded MongoDB-wire server (FerretDB on
+// SQLite). `make run` starts both with the two services on top; the tests start
+// them to talk real wire protocols over loopback sockets without installing
+// anything.
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/scalable-shop/shop/contract"
+)
+
+// Kafka is a running in-process broker.
+type Kafka struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// KafkaOptions configure StartKafka.
+type KafkaOptions struct {
+	// Addr to listen on; "127.0.0.1:0" picks a free port. Reusing the address of
+	// a stopped broker lets clients reconnect to its successor.
+	Addr string
+	// DataDir keeps topics and committed offsets across restarts; empty keeps them
+	// in memory only.
+	DataDir string
+	// Users enables SASL (SCRAM-SHA-512) with these user/password pairs.
+	Users map[string]string
+	// Partitions of the purchases topic; contract.DefaultPartitions when zero.
+	Partitions int
+}
+
+// StartKafka starts a one-broker cluster with the shop's topics created.
+func StartKafka(o KafkaOptions) (*Kafka, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.Partitions == 0 {
+		o.Partitions = contract.DefaultPartitions
+	}
+	_, portText, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("kafka address %q: %w", o.Addr, err)
+	}
+	var port int
+	fmt.Sscan(portText, &port)
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.SeedTopics(int32(o.Partitions), contract.TopicPurchases),
+		kfake.SeedTopics(1, contract.TopicDLQ),
+		// Fast rebalances after a SIGKILL, as in the chart's broker settings.
+		kfake.GroupMinSessionTimeout(time.Second),
+	}
+	if o.DataDir != "" {
+		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if len(o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "admin", "admin"))
+		for u, p := range o.Users {
+			opts = append(opts, kfake.User("SCRAM-SHA-512", u, p))
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka on %s: %w", o.Addr, err)
+	}
+	return &Kafka{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// Addr is the bootstrap address.
+func (k *Kafka) Addr() string { return k.addr }
+
+// Close stops the broker; with a DataDir its data stays for the next start.
+func (k *Kafka) Close() { k.cluster.Close() }
+
+// Mongo is a running embedded FerretDB.
+type Mongo struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// MongoOptions configure StartMongo.
+type MongoOptions struct {
+	Addr    string // "127.0.0.1:0" picks a free port
+	DataDir string // SQLite files; required
+}
+
+// StartMongo starts FerretDB with the SQLite backend on DataDir.
+func StartMongo(o MongoOptions) (*Mongo, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("mongo data dir: %w", err)
+	}
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: o.Addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		// FerretDB is chatty at info; its errors are all we want beside ours.
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded mongodb: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Mongo{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		_ = f.Run(ctx)
+	}()
+	m.uri = f.MongoDBURI() // blocks until the listener is up
+	return m, nil
+}
+
+// URI is the connection string.
+func (m *Mongo) URI() string { return m.uri }
+
+// Close stops FerretDB and waits for it to release its files.
+func (m *Mongo) Close() {
+	m.cancel()
+	<-m.done
+}
