@@ -1,0 +1,142 @@
+{{/*
+The chart's name, or nameOverride.
+*/}}
+{{- define "cm-server.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The fully qualified name of the release's objects. It is the release name when that
+already contains the chart name (release "cm-server" gives "cm-server", not
+"cm-server-cm-server"). Truncated to 63 characters, the limit of DNS labels.
+*/}}
+{{- define "cm-server.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "cm-server.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object.
+*/}}
+{{- define "cm-server.labels" -}}
+helm.sh/chart: {{ include "cm-server.chart" . }}
+{{ include "cm-server.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "cm-server.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: frontend
+app.kubernetes.io/part-of: scalable-shop
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Labels that select the release's pods. They never change after the first install
+(a Deployment's selector is immutable).
+*/}}
+{{- define "cm-server.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cm-server.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of the helm test pods; the NetworkPolicy lets them in.
+*/}}
+{{- define "cm-server.testLabels" -}}
+app.kubernetes.io/name: {{ include "cm-server.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/part-of: scalable-shop
+{{- end }}
+
+{{/*
+The ServiceAccount the pods run as.
+*/}}
+{{- define "cm-server.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "cm-server.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image tag: image.tag, or the chart's appVersion.
+*/}}
+{{- define "cm-server.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/*
+The image reference; a digest, when set, pins the image exactly.
+*/}}
+{{- define "cm-server.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "cm-server.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret holding cmapi-token and kafka-password: existingSecret, or the chart's own.
+*/}}
+{{- define "cm-server.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "cm-server.fullname" .) }}
+{{- end }}
+
+{{/*
+Whether Kafka needs a SASL password.
+*/}}
+{{- define "cm-server.kafkaSASL" -}}
+{{- if .Values.config.kafka.sasl.mechanism }}true{{ end }}
+{{- end }}
+
+{{/*
+Seconds in a Go duration ("15s", "1m30s", "500ms"), as a float.
+*/}}
+{{- define "cm-server.durationSeconds" -}}
+{{- $units := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 }}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" . | float64 }}
+{{- $unit := regexReplaceAll "^[0-9]+(\\.[0-9]+)?" . "" }}
+{{- $total = addf $total (mulf $num (get $units $unit)) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+Checks that span several values (the schema checks each value alone). Included by
+the Deployment, so a bad combination fails the render with a readable message.
+*/}}
+{{- define "cm-server.validate" -}}
+{{- if and (not .Values.secrets.existingSecret) (not .Values.secrets.cmapiToken) }}
+{{- fail "\n\ncm-server: the bearer token for cm-api is missing. Set secrets.existingSecret to a Secret holding the key \"cmapi-token\" (and \"kafka-password\"), or set secrets.cmapiToken." }}
+{{- end }}
+{{- if and (include "cm-server.kafkaSASL" .) (not .Values.secrets.existingSecret) (not .Values.secrets.kafkaPassword) }}
+{{- fail (printf "\n\ncm-server: config.kafka.sasl.mechanism is %q but no Kafka password is given. Set secrets.existingSecret to a Secret holding the key \"kafka-password\", or set secrets.kafkaPassword (or set config.kafka.sasl.mechanism to \"\")." .Values.config.kafka.sasl.mechanism) }}
+{{- end }}
+{{- if and (include "cm-server.kafkaSASL" .) (not .Values.config.kafka.sasl.username) }}
+{{- fail "\n\ncm-server: config.kafka.sasl.username is empty while config.kafka.sasl.mechanism is set." }}
+{{- end }}
+{{- $shutdown := addf (include "cm-server.durationSeconds" .Values.config.shutdown.drain_delay | float64) (include "cm-server.durationSeconds" .Values.config.shutdown.timeout | float64) }}
+{{- if le (float64 .Values.terminationGracePeriodSeconds) $shutdown }}
+{{- fail (printf "\n\ncm-server: terminationGracePeriodSeconds (%d) must be longer than config.shutdown.drain_delay + config.shutdown.timeout (%s + %s), or the kubelet kills the pod in the middle of its shutdown." (int .Values.terminationGracePeriodSeconds) .Values.config.shutdown.drain_delay .Values.config.shutdown.timeout) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
+{{- fail "\n\ncm-server: autoscaling.maxReplicas must not be smaller than autoscaling.minReplicas." }}
+{{- end }}
+{{- end }}
