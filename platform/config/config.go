@@ -34,6 +34,7 @@ type Values struct {
 	v      *viper.Viper
 	prefix string
 	source map[string]string
+	secret map[string]bool // keys whose values are never shown
 	err    error
 	getenv func(string) string
 }
@@ -45,7 +46,7 @@ var ErrHelp = pflag.ErrHelp
 // "CM_SERVER"; args are the command-line arguments without the program name.
 func Load(name, prefix string, settings []Setting, args []string, getenv func(string) string, stderr io.Writer) (*Values, error) {
 	v := viper.New()
-	vals := &Values{v: v, prefix: prefix, source: map[string]string{}, getenv: getenv}
+	vals := &Values{v: v, prefix: prefix, source: map[string]string{}, secret: map[string]bool{}, getenv: getenv}
 
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -57,6 +58,7 @@ func Load(name, prefix string, settings []Setting, args []string, getenv func(st
 		known[s.Key] = true
 		fs.String(s.Key, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, vals.EnvName(s.Key)))
 		if s.Secret {
+			vals.secret[s.Key] = true
 			fk := s.Key + "_file"
 			v.SetDefault(fk, "")
 			vals.source[fk] = "default"
@@ -126,12 +128,17 @@ func (c *Values) fail(key, value, problem string) {
 		return
 	}
 	shown := fmt.Sprintf("%q", value)
+	if c.secret[key] && value != "" {
+		shown = "(secret, not shown)"
+	}
 	c.err = fmt.Errorf("config: %s = %s (from %s) %s; set %s or --%s", key, shown, c.source[key], problem, c.EnvName(key), key)
 }
 
+// failSecret records a problem with the file of the secret setting key.
 func (c *Values) failSecret(key, problem string) {
 	if c.err == nil {
-		c.err = fmt.Errorf("config: %s (from %s) %s; set %s or %s", key, c.source[key], problem, c.EnvName(key), c.EnvName(key+"_file"))
+		fk := key + "_file"
+		c.err = fmt.Errorf("config: %s (from %s) %s; set %s or %s", fk, c.source[fk], problem, c.EnvName(fk), c.EnvName(key))
 	}
 }
 
@@ -236,7 +243,7 @@ func (c *Values) Secret(key string) string {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		c.failSecret(key+"_file", fmt.Sprintf("names a file that cannot be read (%v)", errors.Unwrap(err)))
+		c.failSecret(key, fmt.Sprintf("names a file that cannot be read (%v)", errors.Unwrap(err)))
 		return ""
 	}
 	return strings.TrimSpace(string(b))

@@ -127,8 +127,13 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 // Ping asks a broker for the metadata of topic and reports whether every partition
 // has a leader: the broker is reachable, accepts our credentials, and the topic is
 // there. The error is already explained (see Explain).
+//
+// It dials afresh each time: the shared transport caches metadata and pooled
+// connections, and would call a stopped broker healthy.
 func (c *Conn) Ping(ctx context.Context, topic string) error {
-	client := &kafka.Client{Addr: kafka.TCP(c.Settings.Brokers...), Transport: c.Transport, Timeout: 3 * time.Second}
+	t := &kafka.Transport{DialTimeout: c.Transport.DialTimeout, SASL: c.Transport.SASL, TLS: c.Transport.TLS}
+	defer t.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(c.Settings.Brokers...), Transport: t, Timeout: 3 * time.Second}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return c.Explain(err)
