@@ -10,30 +10,6 @@ import (
 	"github.com/scalable-shop/shop/platform/httpjson"
 )
 
-// apiInfo is what GET / answers to API clients.
-type apiInfo struct {
-	Service   string            `json:"service"`
-	Version   string            `json:"version"`
-	Endpoints map[string]string `json:"endpoints"`
-}
-
-func handleIndex() http.HandlerFunc {
-	info := apiInfo{
-		Service: "cm-server",
-		Version: Version,
-		Endpoints: map[string]string{
-			"POST /buy":                    "buy: JSON {username, userid, price, timestamp?}; 202 with the purchase id",
-			"GET /getAllUserBuys/{userid}": "a user's purchases, newest first; ?limit=1..100&cursor=",
-			"GET /healthz":                 "liveness",
-			"GET /readyz":                  "readiness: Kafka and cm-api reachable",
-			"GET /metrics":                 "Prometheus metrics",
-		},
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Encode(w, http.StatusOK, info)
-	}
-}
-
 // readiness is the body of /readyz.
 type readiness struct {
 	Status string            `json:"status"`

@@ -16,6 +16,7 @@ func (s *Server) routes() http.Handler {
 	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log))
 
 	r.Get("/", handleIndex())
+	r.Get("/static/*", handleStatic())
 	r.Post("/buy", handleBuy(s.log, s.producer))
 	r.Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.lookup))
 	r.Get("/healthz", httpjson.Healthz())
