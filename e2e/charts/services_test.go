@@ -1,0 +1,295 @@
+package charts
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// What matters for running each service safely, checked on every value set.
+func TestServiceCharts(t *testing.T) {
+	for _, c := range serviceCharts {
+		for _, vs := range c.valueSets(t) {
+			t.Run(c.name+"/"+vs.name, func(t *testing.T) {
+				t.Parallel()
+				objs := c.render(t, vs.args...)
+				checkServiceChart(t, c, objs)
+			})
+		}
+	}
+}
+
+func report(t *testing.T, errs []error) {
+	t.Helper()
+	for _, err := range errs {
+		t.Error(err)
+	}
+}
+
+func checkServiceChart(t *testing.T, c chart, objs []Object) {
+	dep := one[*appsv1.Deployment](t, objs)
+	pod := dep.Spec.Template
+	ctr := mainContainer(t, dep, c.name)
+	cfg := serviceConfig(t, objs)
+
+	// Restricted security context, no service account token.
+	report(t, CheckPodSecurity("Deployment "+dep.Name, pod.Spec))
+	for _, sa := range all[*corev1.ServiceAccount](objs) {
+		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+			t.Errorf("ServiceAccount %s mounts its token", sa.Name)
+		}
+		if pod.Spec.ServiceAccountName != sa.Name {
+			t.Errorf("pods run as %q, the chart's ServiceAccount is %q", pod.Spec.ServiceAccountName, sa.Name)
+		}
+	}
+
+	// Probes ask the service's own routes on the port it listens on.
+	_, portStr, err := net.SplitHostPort(str(t, cfg, "http.addr"))
+	if err != nil {
+		t.Fatalf("config http.addr: %v", err)
+	}
+	listen, _ := strconv.Atoi(portStr)
+	report(t, CheckProbes("Deployment "+dep.Name, ctr, int32(listen)))
+
+	// Secrets only as files: *_FILE variables point into a mounted Secret.
+	report(t, CheckNoSecretEnv("Deployment "+dep.Name, ctr))
+	secretMounts := map[string]string{} // mount path -> Secret
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		for _, m := range ctr.VolumeMounts {
+			if m.Name == v.Name {
+				secretMounts[m.MountPath] = v.Secret.SecretName
+				if !m.ReadOnly {
+					t.Errorf("Secret volume %s is mounted writable", v.Name)
+				}
+			}
+		}
+	}
+	fileVars := 0
+	for _, e := range ctr.Env {
+		if !strings.HasSuffix(e.Name, "_FILE") {
+			continue
+		}
+		fileVars++
+		mounted := false
+		for dir := range secretMounts {
+			if strings.HasPrefix(e.Value, dir+"/") {
+				mounted = true
+			}
+		}
+		if !mounted {
+			t.Errorf("env %s=%s is not inside a mounted Secret (%v)", e.Name, e.Value, secretMounts)
+		}
+	}
+	if fileVars == 0 {
+		t.Errorf("no *_FILE variable: where do the secrets come from?")
+	}
+	// The config file is the ConfigMap, and a change of it rolls the pods.
+	if pod.Annotations["checksum/config"] == "" {
+		t.Errorf("pod template has no checksum/config annotation")
+	}
+
+	// A shutdown that fits in the grace period.
+	drain, err1 := time.ParseDuration(str(t, cfg, "shutdown.drain_delay"))
+	stop, err2 := time.ParseDuration(str(t, cfg, "shutdown.timeout"))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("shutdown durations: %v %v", err1, err2)
+	}
+	grace := time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	if grace <= drain+stop {
+		t.Errorf("terminationGracePeriodSeconds %s <= drain_delay %s + timeout %s", grace, drain, stop)
+	}
+
+	// The Service selects the pods and lands on the container port.
+	svc := one[*corev1.Service](t, objs)
+	if svc.Spec.Type != corev1.ServiceTypeClusterIP {
+		t.Errorf("Service type %s, want ClusterIP", svc.Spec.Type)
+	}
+	report(t, CheckServiceTargetsDeployment(svc, dep))
+
+	// Disruption budget, autoscaler and spread all aim at these pods.
+	for _, pdb := range all[*policyv1.PodDisruptionBudget](objs) {
+		if !SelectorMatches(pdb.Spec.Selector, pod.Labels) {
+			t.Errorf("PodDisruptionBudget %s does not select the pods", pdb.Name)
+		}
+	}
+	for _, hpa := range all[*autoscalingv2.HorizontalPodAutoscaler](objs) {
+		if hpa.Spec.ScaleTargetRef.Kind != "Deployment" || hpa.Spec.ScaleTargetRef.Name != dep.Name {
+			t.Errorf("HPA %s scales %s/%s, not Deployment %s", hpa.Name, hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name, dep.Name)
+		}
+		if dep.Spec.Replicas != nil {
+			t.Errorf("Deployment sets replicas although the HPA owns them (every upgrade would reset the scale)")
+		}
+	}
+	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		t.Errorf("no topologySpreadConstraints")
+	}
+	for _, tsc := range pod.Spec.TopologySpreadConstraints {
+		if !SelectorMatches(tsc.LabelSelector, pod.Labels) {
+			t.Errorf("topology spread on %s does not select the pods", tsc.TopologyKey)
+		}
+	}
+
+	// The NetworkPolicy covers the pods, admits the helm test pod and nothing open-ended.
+	np := one[*networkingv1.NetworkPolicy](t, objs)
+	if !SelectorMatches(&np.Spec.PodSelector, pod.Labels) {
+		t.Errorf("NetworkPolicy %s does not select the pods", np.Name)
+	}
+	report(t, CheckNetworkPolicyClosed(np))
+
+	// helm test pods: restricted too, and let in by the NetworkPolicy.
+	tests := testPods(objs)
+	if len(tests) == 0 {
+		t.Errorf("no helm test pod")
+	}
+	for _, tp := range tests {
+		report(t, CheckPodSecurity("test Pod "+tp.Name, tp.Spec))
+		if tp.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			t.Errorf("test Pod %s restartPolicy %s, want Never", tp.Name, tp.Spec.RestartPolicy)
+		}
+		if !AdmittedBy(np, pod.Labels, tp.Labels, intstr.FromString("http"), ctr) {
+			t.Errorf("the NetworkPolicy keeps the test Pod %s out", tp.Name)
+		}
+		if !strings.Contains(strings.Join(tp.Spec.Containers[0].Command, " "), svc.Name) &&
+			!envMentions(tp.Spec.Containers[0], svc.Name) {
+			t.Errorf("test Pod %s does not talk to Service %s", tp.Name, svc.Name)
+		}
+	}
+
+	// Public exposure: only the public routes, never the probes or metrics.
+	for _, ing := range all[*networkingv1.Ingress](objs) {
+		if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" {
+			t.Errorf("Ingress %s class %v, want nginx", ing.Name, ing.Spec.IngressClassName)
+		}
+		for _, r := range ing.Spec.Rules {
+			for _, p := range r.HTTP.Paths {
+				checkPublicPath(t, "Ingress "+ing.Name, p.Path, p.PathType == nil || *p.PathType != networkingv1.PathTypeExact)
+				if p.Backend.Service == nil || p.Backend.Service.Name != svc.Name || !servicePortExists(svc, p.Backend.Service.Port) {
+					t.Errorf("Ingress %s path %s does not go to Service %s", ing.Name, p.Path, svc.Name)
+				}
+			}
+		}
+	}
+	for _, u := range all[*unstructured.Unstructured](objs) {
+		if u.GetKind() != "HTTPRoute" {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			matches, _, _ := unstructured.NestedSlice(rule, "matches")
+			for _, m := range matches {
+				v, _, _ := unstructured.NestedString(m.(map[string]any), "path", "value")
+				typ, _, _ := unstructured.NestedString(m.(map[string]any), "path", "type")
+				checkPublicPath(t, "HTTPRoute "+u.GetName(), v, typ != "Exact")
+			}
+			refs, _, _ := unstructured.NestedSlice(rule, "backendRefs")
+			for _, ref := range refs {
+				name, _, _ := unstructured.NestedString(ref.(map[string]any), "name")
+				port, _, _ := unstructured.NestedInt64(ref.(map[string]any), "port")
+				if name != svc.Name || !servicePortExists(svc, networkingv1.ServiceBackendPort{Number: int32(port)}) {
+					t.Errorf("HTTPRoute %s sends to %s:%d, not Service %s", u.GetName(), name, port, svc.Name)
+				}
+			}
+		}
+	}
+}
+
+func envMentions(c corev1.Container, s string) bool {
+	for _, e := range c.Env {
+		if strings.Contains(e.Value, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkPublicPath(t *testing.T, where, path string, prefix bool) {
+	t.Helper()
+	for _, internal := range []string{"/healthz", "/readyz", "/metrics"} {
+		if strings.Contains(path, internal) {
+			t.Errorf("%s publishes %s", where, path)
+		}
+	}
+	if prefix && (path == "/" || path == "") {
+		t.Errorf("%s publishes the prefix /, which includes /metrics and the probes", where)
+	}
+}
+
+func servicePortExists(svc *corev1.Service, p networkingv1.ServiceBackendPort) bool {
+	for _, sp := range svc.Spec.Ports {
+		if (p.Name != "" && sp.Name == p.Name) || (p.Number != 0 && sp.Port == p.Number) {
+			return true
+		}
+	}
+	return false
+}
+
+// cm-api's NetworkPolicy lets in cm-server's pods (as the cm-server chart labels
+// them) and keeps other pods of the namespace out.
+func TestCmAPINetworkPolicySelectsCmServer(t *testing.T) {
+	for _, vs := range cmAPI.valueSets(t) {
+		t.Run(vs.name, func(t *testing.T) {
+			t.Parallel()
+			apiObjs := cmAPI.render(t, vs.args...)
+			api := one[*appsv1.Deployment](t, apiObjs)
+			np := one[*networkingv1.NetworkPolicy](t, apiObjs)
+			ctr := mainContainer(t, api, "cm-api")
+			for _, release := range []string{"cm-server", "shop"} {
+				server := cmServer
+				server.release = release
+				srv := one[*appsv1.Deployment](t, server.render(t, "-f", server.required))
+				if !AdmittedBy(np, api.Spec.Template.Labels, srv.Spec.Template.Labels, intstr.FromString("http"), ctr) {
+					t.Errorf("cm-server pods of release %q (labels %v) are not admitted by %s", release, srv.Spec.Template.Labels, np.Name)
+				}
+			}
+			for _, other := range []map[string]string{
+				{"app.kubernetes.io/name": "ingress-nginx"},
+				{"app.kubernetes.io/name": "cm-api", "app.kubernetes.io/instance": "cm-api"},
+				{"run": "debug"},
+			} {
+				if AdmittedBy(np, api.Spec.Template.Labels, other, intstr.FromString("http"), ctr) {
+					t.Errorf("pods labelled %v are admitted to cm-api", other)
+				}
+			}
+		})
+	}
+}
+
+// A change of the configuration changes the pod template (the pods roll); the
+// same values render the same template (upgrades without changes roll nothing).
+func TestConfigChangeRollsPods(t *testing.T) {
+	for _, c := range serviceCharts {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checksum := func(args ...string) (string, string) {
+				dep := one[*appsv1.Deployment](t, c.render(t, append([]string{"-f", c.required}, args...)...))
+				return dep.Spec.Template.Annotations["checksum/config"], dep.Spec.Template.Annotations["checksum/secret"]
+			}
+			baseCfg, baseSecret := checksum()
+			againCfg, againSecret := checksum()
+			if baseCfg != againCfg || baseSecret != againSecret {
+				t.Errorf("the same values render different checksums")
+			}
+			if cfg, _ := checksum("--set", "config.log.level=debug"); cfg == baseCfg {
+				t.Errorf("config.log.level=debug does not change checksum/config")
+			}
+			secretKey := map[string]string{"cm-server": "secrets.cmapiToken", "cm-api": "secrets.authToken"}[c.name]
+			if _, sec := checksum("--set", secretKey+"=rotated"); sec == baseSecret {
+				t.Errorf("%s=rotated does not change checksum/secret", secretKey)
+			}
+		})
+	}
+}
