@@ -33,6 +33,9 @@
 #   KAFKA_LOCAL_CM_SERVER_USER / _PASSWORD      [cm-server / cm-server-secret]
 #   KAFKA_LOCAL_CM_API_USER / _PASSWORD         [cm-api / cm-api-secret]
 #   KAFKA_LOCAL_CM_API_GROUP     consumer group cm-api may use [cm-api]
+#   KAFKA_LOCAL_TEST_ACLS        1: also grant the service users PREFIXED ACLs on the
+#                                per-test names of localstack/testenv (see below); 0: only
+#                                the literal ACLs of the chart [1]
 #   KAFKA_LOCAL_HEAP             broker -Xmx [512m]
 #   KAFKA_LOCAL_JAVA_OPTS        extra broker JVM options []
 #   KAFKA_LOCAL_CDS              0: no class-data archive for the broker (the first clean
@@ -48,6 +51,11 @@
 #              Write, Describe on topic purchases.dlq
 #   admin and everything on the PLAINTEXT/controller listeners (User:ANONYMOUS) are
 #   super users: those ports are for the broker itself and for test tooling, on loopback.
+# Per-test names (KAFKA_LOCAL_TEST_ACLS=1): tests on this broker use topics
+#   "purchases-<id>" and "purchases.dlq-<id>" and group "cm-api-<id>", so the same
+#   grants are added for the PREFIXED patterns "purchases-", "purchases.dlq-" and
+#   "cm-api-". The dash keeps them apart: "purchases-" does not match "purchases.dlq",
+#   so cm-server still cannot write to any DLQ and cm-api cannot read one.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,6 +78,7 @@ server_pass=${KAFKA_LOCAL_CM_SERVER_PASSWORD:-cm-server-secret}
 api_user=${KAFKA_LOCAL_CM_API_USER:-cm-api}
 api_pass=${KAFKA_LOCAL_CM_API_PASSWORD:-cm-api-secret}
 api_group=${KAFKA_LOCAL_CM_API_GROUP:-cm-api}
+test_acls=${KAFKA_LOCAL_TEST_ACLS:-1}
 heap=${KAFKA_LOCAL_HEAP:-512m}
 start_timeout=${KAFKA_LOCAL_START_TIMEOUT:-120}
 stop_timeout=${KAFKA_LOCAL_STOP_TIMEOUT:-30}
@@ -98,6 +107,7 @@ check_inputs() {
     [[ $v =~ ^[A-Za-z0-9._~@:+-]+$ ]] ||
       die "user, password or group '$v' may only use letters, digits and . _ ~ @ : + -"
   done
+  [[ $test_acls == [01] ]] || die "KAFKA_LOCAL_TEST_ACLS=$test_acls: use 1 or 0"
   [[ $version =~ ^4\. ]] || die "KAFKA_LOCAL_VERSION=$version: this script is written for Kafka 4.x"
 }
 
@@ -332,7 +342,8 @@ wait_ready() {
 setup() {
   local want
   want=$(printf '%s\n' "$partitions" "$dlq_partitions" "$admin_user" "$admin_pass" \
-    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" | sha256sum | cut -c1-32)
+    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "test-acls=$test_acls" |
+    sha256sum | cut -c1-32)
   if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
     return 0
   fi
@@ -347,6 +358,20 @@ setup() {
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --group $api_group" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic"
+  # The per-test names of localstack/testenv: the same grants on prefixes (see the header).
+  local acl=(tool org.apache.kafka.tools.AclCommand "${bs[@]}" --resource-pattern-type prefixed)
+  if [[ $test_acls == 1 ]]; then
+    run_all \
+      "${acl[*]} --add --allow-principal User:$server_user --operation Write --operation Describe --topic $topic-" \
+      "${acl[*]} --add --allow-principal User:$api_user --operation Read --operation Describe --topic $topic-" \
+      "${acl[*]} --add --allow-principal User:$api_user --operation Read --group $api_group-" \
+      "${acl[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic-"
+  else
+    run_all \
+      "${acl[*]} --remove --force --topic $topic-" \
+      "${acl[*]} --remove --force --group $api_group-" \
+      "${acl[*]} --remove --force --topic $dlq_topic-"
+  fi
   # The users were added when the storage was formatted; on later starts this keeps
   # them in step with changed passwords.
   if [[ -z $just_formatted ]]; then

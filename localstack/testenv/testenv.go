@@ -2,7 +2,10 @@
 // Kafka-protocol broker and FerretDB by default, or the external Kafka broker the
 // environment names (KAFKA_BROKERS, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME,
 // KAFKA_SASL_PASSWORD: what `make kafka-local-env` prints), so that one suite
-// keeps the stand-ins honest against Apache Kafka.
+// keeps the stand-ins honest against Apache Kafka. On an external broker each test
+// gets topics and a consumer group of its own, deleted when it ends
+// (KAFKA_KEEP_TOPICS=1 keeps them for a look), and the services log in as the
+// least-privileged users KAFKA_CM_SERVER_USERNAME / KAFKA_CM_API_USERNAME.
 package testenv
 
 import (
@@ -39,6 +42,7 @@ type Kafka struct {
 	embedded *localstack.Kafka
 	addr     string
 	dataDir  string
+	users    map[string]string // SASL users of the embedded broker
 }
 
 // External reports whether the environment names an external broker.
@@ -62,15 +66,45 @@ func StartKafka(tb testing.TB) *Kafka {
 	return k
 }
 
+// StartKafkaSASL is StartKafka with SASL/SCRAM-SHA-512 on. The embedded broker
+// gets the users cm-server and cm-api beside its super user admin (it enforces no
+// ACLs); an external broker is used as it is, and a test is skipped if the
+// environment names no SASL mechanism for it.
+func StartKafkaSASL(tb testing.TB) *Kafka {
+	tb.Helper()
+	if External() {
+		if os.Getenv("KAFKA_SASL_MECHANISM") == "" {
+			tb.Skip("the external broker named by KAFKA_BROKERS has no SASL (KAFKA_SASL_MECHANISM is empty)")
+		}
+		return externalKafka(tb)
+	}
+	k := &Kafka{Topic: contract.TopicPurchases, DLQTopic: contract.TopicDLQ, Group: "cm-api",
+		Partitions: contract.DefaultPartitions, dataDir: filepath.Join(tb.TempDir(), "kafka"), addr: "127.0.0.1:0",
+		ServerUser: "cm-server", ServerPassword: "cm-server-secret", APIUser: "cm-api", APIPassword: "cm-api-secret"}
+	k.users = map[string]string{k.ServerUser: k.ServerPassword, k.APIUser: k.APIPassword}
+	k.start(tb)
+	tb.Cleanup(func() {
+		if k.embedded != nil {
+			k.embedded.Close()
+		}
+	})
+	return k
+}
+
 func (k *Kafka) start(tb testing.TB) {
 	tb.Helper()
 	var err error
-	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir})
+	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir, Users: k.users})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	k.addr = k.embedded.Addr()
 	k.Settings = kafkaconn.Settings{Brokers: []string{k.addr}}
+	if len(k.users) > 0 {
+		// localstack.StartKafka makes admin/admin the super user.
+		k.Settings.SASLMechanism, k.Settings.Username, k.Settings.Password = kafkaconn.MechanismSCRAMSHA512, "admin", "admin"
+		k.Settings.EnvPrefix = "KAFKA"
+	}
 }
 
 // Stop stops an embedded broker, keeping its data; Start brings it back on the
@@ -114,8 +148,11 @@ func externalKafka(tb testing.TB) *Kafka {
 			Password:      os.Getenv("KAFKA_SASL_PASSWORD"),
 			EnvPrefix:     "KAFKA",
 		},
-		// Unique names keep tests apart on a shared broker; the local broker's
-		// ACLs grant the service users the "purchases" and "cm-api" prefixes.
+		// Unique names keep tests apart on a shared broker. kafka/local grants the
+		// service users PREFIXED ACLs on "purchases-", "purchases.dlq-" and
+		// "cm-api-" (beside the literal ones on the real names): cm-server may write
+		// purchases-<id> only, cm-api may read it, write purchases.dlq-<id> and use
+		// the group cm-api-<id>. The dash keeps "purchases-" from matching the DLQ.
 		Topic: contract.TopicPurchases + "-" + id, DLQTopic: contract.TopicDLQ + "-" + id,
 		Group: "cm-api-" + id, Partitions: contract.DefaultPartitions,
 	}
@@ -127,6 +164,27 @@ func externalKafka(tb testing.TB) *Kafka {
 	if err := conn.CreateTopics(ctx, map[string]int{k.Topic: k.Partitions, k.DLQTopic: 1}); err != nil {
 		tb.Fatal(err)
 	}
+	// A shared broker should not collect a pair of topics per test run.
+	tb.Cleanup(func() {
+		if os.Getenv("KAFKA_KEEP_TOPICS") != "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client := &kafka.Client{Addr: kafka.TCP(k.Settings.Brokers...), Transport: conn.Transport, Timeout: 30 * time.Second}
+		res, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{k.Topic, k.DLQTopic}})
+		if err == nil {
+			for _, e := range res.Errors {
+				if e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+		if err != nil {
+			tb.Logf("deleting the test's topics %s and %s: %v", k.Topic, k.DLQTopic, err)
+		}
+		_, _ = client.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{k.Group}})
+	})
 	// Topic creation is asynchronous on a real broker: wait until leaders exist.
 	for _, t := range []string{k.Topic, k.DLQTopic} {
 		for conn.Ping(ctx, t) != nil {

@@ -155,28 +155,115 @@ func (c *Conn) Ping(ctx context.Context, topic string) error {
 }
 
 // Explain rewrites a broker error into one line that says what is wrong and how to
-// fix it. A refused SASL login often surfaces as a bare EOF: the broker just hangs up.
+// fix it. The result wraps err, and explaining it again changes nothing.
+//
+// A refused SASL login often surfaces as a bare EOF (the broker just hangs up), but
+// so does a broker that stops or restarts. With SASL on, Explain therefore answers
+// an EOF by logging in afresh (within 3 s) to tell the two apart.
 func (c *Conn) Explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	var done *explained
+	if errors.As(err, &done) {
+		return err
+	}
 	s := c.Settings
-	env := s.EnvPrefix + "_KAFKA_SASL"
 	var opErr *net.OpError
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed), errors.Is(err, kafka.IllegalSASLState),
-		errors.Is(err, kafka.UnsupportedSASLMechanism),
-		s.SASLMechanism != "" && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
-		return fmt.Errorf("kafka refused the SASL login of user %q with %s (%v): check %s_USERNAME and %s_PASSWORD", s.Username, s.SASLMechanism, err, env, env)
+		errors.Is(err, kafka.UnsupportedSASLMechanism):
+		return c.saslRefused(err)
+	case s.SASLMechanism != "" && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		switch login := c.probeLogin(ctx); {
+		case login == nil:
+			return &explained{fmt.Sprintf("kafka at %s closed the connection (%v); a fresh SASL login works, so the broker may be restarting", strings.Join(s.Brokers, ","), err), err}
+		case errors.Is(login, errLoginRefused):
+			return c.saslRefused(err)
+		default:
+			return &explained{c.Explain(login).Error(), err}
+		}
 	case errors.Is(err, kafka.TopicAuthorizationFailed), errors.Is(err, kafka.GroupAuthorizationFailed):
-		return fmt.Errorf("kafka user %q lacks an ACL (%v): grant it in the KafkaUser of the kafka chart", s.Username, err)
+		return &explained{fmt.Sprintf("kafka user %q lacks an ACL (%v): grant it in the KafkaUser of the kafka chart", s.Username, err), err}
+	case errors.Is(err, kafka.UnknownTopicOrPartition) && s.SASLMechanism != "":
+		// With authorization on, Kafka calls a topic the user may not Describe unknown.
+		return &explained{fmt.Sprintf("kafka topic missing, or user %q may not see it (%v): create the topic (the kafka chart and the local stack do), and grant the user Describe on it in the KafkaUser of the kafka chart", s.Username, err), err}
 	case errors.Is(err, kafka.UnknownTopicOrPartition):
-		return fmt.Errorf("kafka topic missing (%v): create it (the kafka chart and the local stack do) before starting the service", err)
+		return &explained{fmt.Sprintf("kafka topic missing (%v): create it (the kafka chart and the local stack do) before starting the service", err), err}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &opErr):
-		return fmt.Errorf("cannot reach kafka at %s (%v): check %s_KAFKA_BROKERS and that the brokers are up", strings.Join(s.Brokers, ","), err, s.EnvPrefix)
+		return &explained{fmt.Sprintf("cannot reach kafka at %s (%v): check %s_KAFKA_BROKERS and that the brokers are up", strings.Join(s.Brokers, ","), err, s.EnvPrefix), err}
 	default:
-		return fmt.Errorf("kafka at %s: %w", strings.Join(s.Brokers, ","), err)
+		return &explained{fmt.Sprintf("kafka at %s: %v", strings.Join(s.Brokers, ","), err), err}
 	}
+}
+
+// explained is an error Explain has already put into words; it wraps the cause.
+type explained struct {
+	msg   string
+	cause error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.cause }
+
+func (c *Conn) saslRefused(cause error) error {
+	s := c.Settings
+	env := s.EnvPrefix + "_KAFKA_SASL"
+	hint := fmt.Sprintf("check %s_USERNAME and %s_PASSWORD (or %s_PASSWORD_FILE)", env, env, env)
+	if errors.Is(cause, kafka.UnsupportedSASLMechanism) {
+		hint = fmt.Sprintf("check %s_MECHANISM against the mechanisms the listener enables", env)
+	}
+	return &explained{fmt.Sprintf("kafka refused the SASL login of user %q with %s (%v): %s", s.Username, s.SASLMechanism, cause, hint), cause}
+}
+
+// errLoginRefused marks a probe whose connection was accepted but whose SASL
+// exchange failed.
+var errLoginRefused = errors.New("SASL login refused")
+
+// probeLogin dials one broker afresh and logs in. It returns nil when the login
+// works, an error wrapping errLoginRefused when the broker accepted the connection
+// but not the login, and the dial error otherwise.
+func (c *Conn) probeLogin(ctx context.Context) error {
+	var last error
+	for _, b := range c.Settings.Brokers {
+		conn, err := c.Dialer.DialContext(ctx, "tcp", b)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		// kafka-go's Dialer: "failed to dial: ..." before the connection exists,
+		// "could not successfully authenticate to ...: ..." after.
+		if strings.Contains(err.Error(), "could not successfully authenticate") {
+			return fmt.Errorf("%w: %v", errLoginRefused, err)
+		}
+		last = err
+	}
+	return last
+}
+
+// ExplainText explains a background error kafka-go reports only as text (the
+// ErrorLogger of a Reader): a refused SASL login becomes the same one line Explain
+// gives, a connection the broker closed is told apart from a refused login by a
+// fresh login, and anything else is returned unchanged.
+func (c *Conn) ExplainText(msg string) string {
+	if c.Settings.SASLMechanism == "" {
+		return msg
+	}
+	for _, refused := range []string{"SASL Authentication Failed", "could not successfully authenticate", "Illegal SASL State", "Unsupported SASL Mechanism"} {
+		if strings.Contains(msg, refused) {
+			cause := errors.New(msg)
+			if refused == "Unsupported SASL Mechanism" {
+				cause = fmt.Errorf("%s: %w", msg, kafka.UnsupportedSASLMechanism)
+			}
+			return c.saslRefused(cause).Error()
+		}
+	}
+	if strings.Contains(msg, "EOF") {
+		return c.Explain(fmt.Errorf("%s: %w", msg, io.EOF)).Error()
+	}
+	return msg
 }
 
 // CreateTopics creates topics with the given partition counts if they do not exist.

@@ -202,13 +202,12 @@ func TestExplain(t *testing.T) {
 			[]string{"refused the SASL login", `"cm-server"`, "scram-sha-512", "CM_SERVER_KAFKA_SASL_USERNAME", "CM_SERVER_KAFKA_SASL_PASSWORD"}},
 		{"SASL refused, wrapped", scram, fmt.Errorf("writing: %w", kafka.SASLAuthenticationFailed), []string{"refused the SASL login"}},
 		{"illegal SASL state", scram, kafka.IllegalSASLState, []string{"refused the SASL login"}},
-		{"mechanism unsupported by the broker", scram, kafka.UnsupportedSASLMechanism, []string{"refused the SASL login"}},
-		{"EOF with SASL is a refused login", scram, io.EOF, []string{"refused the SASL login", "CM_SERVER_KAFKA_SASL_PASSWORD"}},
-		{"unexpected EOF with SASL", scram, fmt.Errorf("read: %w", io.ErrUnexpectedEOF), []string{"refused the SASL login"}},
+		{"mechanism unsupported by the broker", scram, kafka.UnsupportedSASLMechanism, []string{"refused the SASL login", "CM_SERVER_KAFKA_SASL_MECHANISM"}},
 		{"EOF without SASL is just EOF", noSASL, io.EOF, []string{"kafka at 127.0.0.1:9092", "EOF"}},
 		{"topic ACL", scram, kafka.TopicAuthorizationFailed, []string{"lacks an ACL", `"cm-server"`}},
 		{"group ACL", scram, fmt.Errorf("join: %w", kafka.GroupAuthorizationFailed), []string{"lacks an ACL"}},
 		{"missing topic", noSASL, fmt.Errorf("topic purchases: %w", kafka.UnknownTopicOrPartition), []string{"topic missing", "create it"}},
+		{"missing topic or no Describe ACL", scram, fmt.Errorf("topic purchases: %w", kafka.UnknownTopicOrPartition), []string{"topic missing", `"cm-server"`, "Describe"}},
 		{"connection refused", noSASL, syscall.ECONNREFUSED, []string{"cannot reach kafka at 127.0.0.1:9092", "CM_API_KAFKA_BROKERS"}},
 		{"dial error", scram, fmt.Errorf("metadata: %w", dialErr), []string{"cannot reach kafka at kafka-0:9092,kafka-1:9092", "CM_SERVER_KAFKA_BROKERS", "i/o timeout"}},
 		{"other error", scram, errors.New("boom"), []string{"kafka at kafka-0:9092,kafka-1:9092", "boom"}},
@@ -236,7 +235,118 @@ func TestExplain(t *testing.T) {
 			if strings.ContainsAny(msg, "\r\n") {
 				t.Errorf("Explain = %q spans several lines", msg)
 			}
+			if again := c.Explain(got); again.Error() != msg {
+				t.Errorf("Explain(Explain(err)) = %q, want %q unchanged", again, msg)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Errorf("Explain(%v) does not wrap its cause", tt.err)
+			}
 		})
+	}
+}
+
+// hangUp listens on loopback and closes every connection as soon as it is
+// accepted, as a broker does that refuses a login without a word.
+func hangUp(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// closedPort returns a loopback address nobody listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// An EOF with SASL on is a refused login only if a fresh login is refused too; a
+// broker that is gone is said to be unreachable instead.
+func TestExplainEOFLogsInAfreshToTellWhy(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		broker string
+		err    error
+		parts  []string
+	}{
+		{"broker hangs up on the login", hangUp(t), io.EOF,
+			[]string{"refused the SASL login", `"cm-server"`, "CM_SERVER_KAFKA_SASL_USERNAME", "CM_SERVER_KAFKA_SASL_PASSWORD"}},
+		{"unexpected EOF, broker hangs up", hangUp(t), fmt.Errorf("read: %w", io.ErrUnexpectedEOF), []string{"refused the SASL login"}},
+		{"broker gone", closedPort(t), io.EOF, []string{"cannot reach kafka", "CM_SERVER_KAFKA_BROKERS"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := kafkaconn.New(kafkaconn.Settings{Brokers: []string{tt.broker}, SASLMechanism: "scram-sha-512",
+				Username: "cm-server", Password: password, EnvPrefix: "CM_SERVER"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := c.Explain(tt.err).Error()
+			for _, p := range tt.parts {
+				if !strings.Contains(msg, p) {
+					t.Errorf("Explain = %q, want it to mention %q", msg, p)
+				}
+			}
+			if strings.Contains(msg, password) {
+				t.Errorf("Explain = %q shows the password", msg)
+			}
+		})
+	}
+}
+
+func TestExplainText(t *testing.T) {
+	scram := kafkaconn.Settings{Brokers: []string{hangUp(t)}, SASLMechanism: "scram-sha-512",
+		Username: "cm-api", Password: password, EnvPrefix: "CM_API"}
+	noSASL := kafkaconn.Settings{Brokers: []string{"127.0.0.1:9092"}, EnvPrefix: "CM_API"}
+	for _, tt := range []struct {
+		name  string
+		s     kafkaconn.Settings
+		msg   string
+		parts []string
+	}{
+		{"Kafka's refusal", scram, "Unable to establish connection to consumer group coordinator for group cm-api: could not successfully authenticate to 127.0.0.1:19092 with SASL: [58] SASL Authentication Failed: SASL Authentication failed",
+			[]string{"refused the SASL login", `"cm-api"`, "scram-sha-512", "CM_API_KAFKA_SASL_USERNAME", "CM_API_KAFKA_SASL_PASSWORD", "consumer group coordinator"}},
+		{"unsupported mechanism", scram, "[33] Unsupported SASL Mechanism: the broker does not support the requested SASL mechanism", []string{"refused the SASL login", "CM_API_KAFKA_SASL_MECHANISM"}},
+		{"EOF, login refused", scram, "failed to join group: unexpected EOF", []string{"refused the SASL login", "failed to join group"}},
+		{"other text unchanged", scram, "kafka.(*Reader).run: leader not available", []string{"kafka.(*Reader).run: leader not available"}},
+		{"no SASL: unchanged", noSASL, "unexpected EOF", []string{"unexpected EOF"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := kafkaconn.New(tt.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.ExplainText(tt.msg)
+			for _, p := range tt.parts {
+				if !strings.Contains(got, p) {
+					t.Errorf("ExplainText = %q, want it to mention %q", got, p)
+				}
+			}
+			if strings.Contains(got, password) || strings.ContainsAny(got, "\r\n") {
+				t.Errorf("ExplainText = %q shows the password or spans lines", got)
+			}
+		})
+	}
+	c, _ := kafkaconn.New(noSASL)
+	if got := c.ExplainText("unexpected EOF"); got != "unexpected EOF" {
+		t.Errorf("without SASL ExplainText changed %q", got)
 	}
 }
 

@@ -60,7 +60,8 @@ type Consumer struct {
 	kafkaFailed atomic.Bool
 	mu          sync.Mutex
 	lastKafka   time.Time // last time the reader reported an error
-	kafkaErr    string
+	kafkaErr    string    // that error, explained
+	kafkaRaw    string    // that error as kafka-go worded it
 }
 
 // NewConsumer returns a consumer; Run starts it.
@@ -115,15 +116,18 @@ func (c *Consumer) readerError(format string, args ...any) {
 			return
 		}
 	}
-	if c.conn.Settings.SASLMechanism != "" && strings.Contains(msg, "EOF") {
-		msg = fmt.Sprintf("kafka refused the SASL login of user %q with %s (%s): check %s_KAFKA_SASL_USERNAME and %s_KAFKA_SASL_PASSWORD",
-			c.conn.Settings.Username, c.conn.Settings.SASLMechanism, msg, c.conn.Settings.EnvPrefix, c.conn.Settings.EnvPrefix)
+	// The same words again need no new explanation (explaining an EOF dials).
+	c.mu.Lock()
+	explained, known := c.kafkaErr, msg == c.kafkaRaw
+	c.mu.Unlock()
+	if !known {
+		explained = c.conn.ExplainText(msg)
 	}
 	c.mu.Lock()
-	c.lastKafka, c.kafkaErr = time.Now(), msg
+	c.lastKafka, c.kafkaErr, c.kafkaRaw = time.Now(), explained, msg
 	c.mu.Unlock()
 	if c.kafkaFailed.CompareAndSwap(false, true) {
-		c.opts.Log.Error("kafka consumer failing", "err", msg)
+		c.opts.Log.Error("kafka consumer failing", "err", explained)
 	}
 }
 

@@ -35,13 +35,21 @@ type Producer struct {
 	w       *kafka.Writer
 	opts    ProducerOptions
 	failing atomic.Bool
+	stop    context.CancelFunc
+	checked chan struct{}
 }
 
-// NewProducer returns a producer for opts.Topic over conn.
+// NewProducer returns a producer for opts.Topic over conn. It checks the brokers in
+// the background until they first answer, so that wrong settings (a refused SASL
+// login, a missing topic or ACL) are logged at start, once, not only at the first
+// buy.
 func NewProducer(conn *kafkaconn.Conn, opts ProducerOptions) *Producer {
-	return &Producer{
-		conn: conn,
-		opts: opts,
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Producer{
+		conn:    conn,
+		opts:    opts,
+		stop:    stop,
+		checked: make(chan struct{}),
 		w: &kafka.Writer{
 			Addr:  kafka.TCP(conn.Settings.Brokers...),
 			Topic: opts.Topic,
@@ -56,6 +64,33 @@ func NewProducer(conn *kafkaconn.Conn, opts ProducerOptions) *Producer {
 			WriteBackoffMax: 500 * time.Millisecond,
 			Transport:       conn.Transport,
 		},
+	}
+	go p.checkAtStart(ctx)
+	return p
+}
+
+// checkAtStart pings until the first success, backing off to 30 s. A failure goes
+// through the same once-per-state-change log as a failed produce.
+func (p *Producer) checkAtStart(ctx context.Context) {
+	defer close(p.checked)
+	wait := time.Second
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := p.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		p.noteState(err)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 
@@ -99,4 +134,8 @@ func (p *Producer) noteState(err error) {
 func (p *Producer) Ping(ctx context.Context) error { return p.conn.Ping(ctx, p.opts.Topic) }
 
 // Close flushes buffered messages and closes the connections.
-func (p *Producer) Close() error { return p.w.Close() }
+func (p *Producer) Close() error {
+	p.stop()
+	<-p.checked
+	return p.w.Close()
+}
