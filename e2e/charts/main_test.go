@@ -75,8 +75,9 @@ type valueSet struct {
 	args []string
 }
 
-// valueSets are the chart defaults (plus what an install requires) and every
-// ci/*-values.yaml of the chart (production-like, used on their own).
+// valueSets are the chart defaults (plus what an install requires), every
+// ci/*-values.yaml of the chart (production-like, used on their own) and the
+// values make deploy uses on kind (kind/<chart>-values.yaml).
 func (c chart) valueSets(t testing.TB) []valueSet {
 	t.Helper()
 	sets := []valueSet{{name: "defaults"}}
@@ -93,6 +94,14 @@ func (c chart) valueSets(t testing.TB) []valueSet {
 	}
 	for _, f := range files {
 		sets = append(sets, valueSet{name: "ci/" + filepath.Base(f), args: []string{"-f", f}})
+	}
+	kind := filepath.Join(repoRoot, "kind", c.name+"-values.yaml")
+	if _, err := os.Stat(kind); err == nil {
+		args := []string{"-f", kind}
+		if c.required != "" { // a service: make deploy sets the image it loaded
+			args = append(args, "--set", "image.tag=dev")
+		}
+		sets = append(sets, valueSet{name: "kind/" + filepath.Base(kind), args: args})
 	}
 	return sets
 }
