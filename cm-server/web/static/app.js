@@ -30,7 +30,7 @@
   // The purchases on screen: whose, the cursor of the next (older) page, and which
   // ids are shown. generation changes whenever the list starts over, so answers
   // to requests made for an older list are dropped.
-  const list = { userid: "", cursor: "", ids: new Set(), generation: 0, loadingMore: false };
+  const list = { userid: "", cursor: "", ids: new Set(), pages: 0, generation: 0, loadingFirst: false, loadingMore: false };
   // The Idempotency-Key of the purchase being attempted: a retry of the same form
   // (after a timeout or a 503) reuses it, so the shop stores the purchase once.
   let attempt = null;
@@ -200,6 +200,12 @@
     const code = document.createElement("code");
     code.textContent = p.id;
     id.appendChild(code);
+    tr.setAttribute("role", "row");
+    const labels = ["When", "Name", "Price", "Purchase id"];
+    [when, name, price, id].forEach((td, i) => {
+      td.setAttribute("role", "cell");
+      td.dataset.label = labels[i];
+    });
     tr.append(when, name, price, id);
     return tr;
   }
@@ -208,15 +214,19 @@
     const count = list.ids.size;
     $("purchases-intro").hidden = list.userid !== "";
     $("purchases-scroll").hidden = count === 0;
-    $("purchases-empty").hidden = !(list.userid !== "" && count === 0 && !list.loadingFirst);
+    const empty = $("purchases-empty");
+    empty.textContent = list.loadingFirst ? "Loading purchases…" : "No purchases yet.";
+    empty.hidden = !(list.userid !== "" && count === 0);
     moreButton.hidden = !list.cursor;
-    $("purchases-end").hidden = !(count > 0 && !list.cursor);
+    moreButton.textContent = list.loadingMore ? "Loading…" : "Load more";
+    $("purchases-end").hidden = !(list.pages > 1 && !list.cursor);
   }
 
   function setListOwner(userid) {
     list.generation++;
     list.userid = userid;
     list.cursor = "";
+    list.pages = 0;
     list.ids.clear();
     tbody.replaceChildren();
     $("purchases-error").hidden = true;
@@ -236,6 +246,7 @@
       }
     });
     list.cursor = page.next_cursor || "";
+    list.pages++;
     renderListState();
     return rows;
   }
@@ -251,6 +262,9 @@
     fresh.forEach((p) => list.ids.add(p.id));
     tbody.prepend(...rows);
     renderListState();
+    if (rows.length > 0) {
+      listStatus.textContent = "";
+    }
     return rows;
   }
 
@@ -266,6 +280,7 @@
     listStatus.textContent = "Loading purchases…";
     if (dotsOnly(userid)) {
       list.loadingFirst = false;
+      renderListState();
       listStatus.textContent = "";
       $("purchases-error").textContent = "A browser cannot ask for the purchases of user id “" + userid + "”.";
       $("purchases-error").hidden = false;
@@ -276,9 +291,9 @@
       return { ok: false, stale: true };
     }
     list.loadingFirst = false;
+    renderListState();
     if (!res.ok) {
       listStatus.textContent = "";
-      renderListState();
       return res;
     }
     const rows = appendPage(res.body);
@@ -329,10 +344,12 @@
     const generation = list.generation;
     list.loadingMore = true;
     moreButton.setAttribute("aria-disabled", "true");
+    renderListState();
     listStatus.textContent = "Loading older purchases…";
     const res = await callAPI(pageURL(list.userid, list.cursor));
     list.loadingMore = false;
     moreButton.removeAttribute("aria-disabled");
+    renderListState();
     if (generation !== list.generation) {
       return;
     }
@@ -396,14 +413,12 @@
         }
       }
       if (found) {
-        $("confirmation-state").textContent = "Recorded: it is now in the list of purchases.";
-        buyStatus.textContent = "Your purchase is recorded and shown in the list.";
+        $("confirmation-state").textContent = "Recorded: it is now at the top of the purchases.";
         return;
       }
       if (Date.now() + delay > deadline) {
         $("confirmation-state").textContent =
           "The shop has your purchase, but it is not in the list yet. Choose “Show purchases” in a moment to see it.";
-        buyStatus.textContent = "";
         return;
       }
       await sleep(delay);

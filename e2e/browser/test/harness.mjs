@@ -1,0 +1,164 @@
+// Shared plumbing of the browser tests: one headless Debian Chromium for the
+// whole run (playwright-core never downloads a browser), a fresh page per test
+// that records console errors, uncaught exceptions and CSP violations, the API
+// called directly to set up and check, and numbered screenshots.
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+export const SHOP_URL = (process.env.SHOP_URL || "http://127.0.0.1:8080").replace(/\/+$/, "");
+export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.resolve("../../out/browser");
+const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
+
+// Flags for a quiet, reproducible headless run in a container without a GPU or
+// network: nothing phones home, nothing updates, no QUIC, no sandbox (we run as root).
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let context;
+let profileDir;
+
+// startBrowser launches Chromium with a fresh profile (playwright-core passes it
+// as --user-data-dir; it refuses the flag in args).
+export async function startBrowser() {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  profileDir = mkdtempSync(path.join(tmpdir(), "shop-chromium-"));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: EXECUTABLE,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 860 },
+    locale: "en-US",
+    timezoneId: "UTC",
+  });
+  // Runs before any page script; CSP does not apply to it. Collects every CSP
+  // violation the page reports.
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+    });
+  });
+  return context;
+}
+
+export async function stopBrowser() {
+  if (context) {
+    await context.close();
+  }
+  if (profileDir) {
+    rmSync(profileDir, { recursive: true, force: true });
+  }
+}
+
+// openPage opens a page and starts recording what must never happen on it.
+// allow lists console errors a test provokes on purpose (regular expressions).
+export async function openPage(url, { allow = [] } = {}) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() !== "error") {
+      return;
+    }
+    const text = `${msg.text()} (${msg.location().url || "?"})`;
+    if (!allow.some((re) => re.test(text))) {
+      problems.push(`console error: ${text}`);
+    }
+  });
+  page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`));
+  let navigations = 0;
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) {
+      navigations++;
+    }
+  });
+  const response = await page.goto(url, { waitUntil: "load" });
+  return {
+    page,
+    response,
+    navigations: () => navigations,
+    // check returns everything that went wrong on the page so far.
+    async check() {
+      const csp = await page.evaluate(() => window.__cspViolations || []);
+      return problems.concat(csp.map((v) => `CSP violation: ${v}`));
+    },
+  };
+}
+
+let shot = 0;
+
+// screenshot saves a numbered full-page screenshot and returns its path.
+export async function screenshot(page, name) {
+  shot++;
+  const file = path.join(SCREENSHOT_DIR, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// uniqueUser returns a user id no earlier run used.
+export function uniqueUser(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+// api calls cm-server directly, the way a script or curl would.
+export async function api(pathAndQuery, init = {}) {
+  const res = await fetch(`${SHOP_URL}/${pathAndQuery.replace(/^\//, "")}`, {
+    ...init,
+    headers: { Accept: "application/json", ...(init.headers || {}) },
+  });
+  const body = await res.json();
+  return { status: res.status, body };
+}
+
+export async function buyViaAPI(purchase) {
+  return api("buy", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(purchase),
+  });
+}
+
+// allPurchases returns every purchase of a user, newest first, following cursors.
+export async function allPurchases(userid) {
+  const out = [];
+  let cursor = "";
+  for (;;) {
+    const q = `getAllUserBuys/${encodeURIComponent(userid)}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const { status, body } = await api(q);
+    if (status !== 200) {
+      throw new Error(`GET ${q}: ${status} ${JSON.stringify(body)}`);
+    }
+    out.push(...body.purchases);
+    if (!body.next_cursor) {
+      return out;
+    }
+    cursor = body.next_cursor;
+  }
+}
+
+// waitFor polls cond until it returns a truthy value or timeoutMs pass.
+export async function waitFor(what, cond, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    const v = await cond();
+    if (v) {
+      return v;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 1000);
+  }
+}
