@@ -21,12 +21,24 @@ type PurchaseView struct {
 	ReceivedAt time.Time `json:"received_at"`
 }
 
-// PurchasePage is one page of a user's purchases, newest first. NextCursor is empty
-// on the last page; pass it back as ?cursor= for the next one.
+// PurchasePage is one page of a user's purchases, newest first, after the user's
+// summary (absent for a user without purchases). NextCursor is empty on the last
+// page; pass it back as ?cursor= for the next one.
 type PurchasePage struct {
 	UserID     string         `json:"userid"`
+	User       *UserSummary   `json:"user,omitempty"`
 	Purchases  []PurchaseView `json:"purchases"`
 	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// UserSummary is what the shop knows of a user, kept exact as purchases arrive.
+type UserSummary struct {
+	UserID        string    `json:"userid"`
+	Username      string    `json:"username"` // of the user's latest purchase
+	PurchaseCount int64     `json:"purchase_count"`
+	TotalSpent    string    `json:"total_spent"` // decimal, like prices
+	FirstPurchase time.Time `json:"first_purchase"`
+	LastPurchase  time.Time `json:"last_purchase"`
 }
 
 // Paging limits of the look-up APIs.

@@ -59,7 +59,9 @@ func DecodeBuyRequest(body []byte, now time.Time) (Purchase, error) {
 	if err := dec.Decode(&req); err != nil {
 		return Purchase{}, jsonError(err)
 	}
-	if dec.More() {
+	// Decoder.More reports false for a stray '}' or ']', so ask for the next token:
+	// only the end of the input is fine.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Purchase{}, Errorf(EInvalid, "request body must hold a single JSON object")
 	}
 	return req.Validate(now)
@@ -72,6 +74,8 @@ func jsonError(err error) error {
 	switch {
 	case errors.As(err, &syn):
 		return Errorf(EInvalid, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ) && typ.Field == "":
+		return Errorf(EInvalid, "request body must be a JSON object")
 	case errors.As(err, &typ):
 		return &Error{Code: EInvalid, Message: "a field has the wrong type",
 			Fields: []FieldProblem{{Field: typ.Field, Problem: "must be a " + typ.Type.String()}}}

@@ -1,5 +1,11 @@
 package contract
 
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
 // Topic names. The chart, the local stack and the tests create them up front: a
 // kafka-go Reader started before its topic exists can sit without partitions.
 const (
@@ -16,9 +22,37 @@ const (
 	HeaderContentType = "content-type"
 	HeaderTraceParent = "traceparent"
 
+	// HeaderCommand marks a record on TopicPurchases that is a command to cm-api
+	// rather than a purchase. Commands about a user are keyed by the user id, so
+	// they reach the consumer in order with that user's purchases.
+	HeaderCommand = "shop-command"
+
 	HeaderDLQError     = "dlq-error"
 	HeaderDLQReason    = "dlq-reason"
 	HeaderDLQTopic     = "dlq-original-topic"
 	HeaderDLQPartition = "dlq-original-partition"
 	HeaderDLQOffset    = "dlq-original-offset"
 )
+
+// CommandRebuildUser asks cm-api to recompute a user's summary from the stored
+// purchases. Its value is RebuildUser as JSON.
+const CommandRebuildUser = "users.rebuild"
+
+// RebuildUser is the value of a CommandRebuildUser record.
+type RebuildUser struct {
+	UserID string `json:"userid"`
+}
+
+// DecodeRebuildUser parses and checks the value of a CommandRebuildUser record.
+func DecodeRebuildUser(b []byte) (RebuildUser, error) {
+	var r RebuildUser
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return RebuildUser{}, &EventError{Reason: ReasonMalformed, Err: fmt.Errorf("rebuild command: %v", err)}
+	}
+	if p := CheckUserID(r.UserID); p != "" {
+		return RebuildUser{}, &EventError{Reason: ReasonInvalid, Err: fmt.Errorf("rebuild command: userid %s", p)}
+	}
+	return r, nil
+}

@@ -43,6 +43,14 @@ func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) h
 			return
 		}
 		out := contract.PurchasePage{UserID: userID, Purchases: make([]contract.PurchaseView, 0, min(len(events), page.Limit))}
+		if sum, ok, err := store.User(r.Context(), userID); err != nil {
+			log.Warn("reading a user summary", "userid", userID, "err", err.Error())
+			httpjson.Error(w, r, log, contract.Errorf(contract.EUnavailable, "the purchase store is unavailable; retry later"))
+			return
+		} else if ok {
+			v := sum.View()
+			out.User = &v
+		}
 		for i, e := range events {
 			if i == page.Limit {
 				last := events[i-1]
@@ -52,6 +60,27 @@ func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) h
 			out.Purchases = append(out.Purchases, view(e))
 		}
 		httpjson.Encode(w, http.StatusOK, out)
+	}
+}
+
+// handleUser answers a user's summary: one read by _id.
+func handleUser(log *slog.Logger, store PurchaseStore) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID := chi.URLParam(r, "userid")
+		if err := contract.CheckUserIDParam(userID); err != nil {
+			httpjson.Error(w, r, log, err)
+			return
+		}
+		sum, ok, err := store.User(r.Context(), userID)
+		switch {
+		case err != nil:
+			log.Warn("reading a user summary", "userid", userID, "err", err.Error())
+			httpjson.Error(w, r, log, contract.Errorf(contract.EUnavailable, "the purchase store is unavailable; retry later"))
+		case !ok:
+			httpjson.Error(w, r, log, contract.Errorf(contract.ENotFound, "no purchases of user %s", userID))
+		default:
+			httpjson.Encode(w, http.StatusOK, sum.View())
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ func (s *Server) routes() http.Handler {
 	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log))
 
 	r.With(s.requireToken).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
+	r.With(s.requireToken).Get("/users/{userid}", handleUser(s.log, s.store))
 	r.Get("/healthz", httpjson.Healthz())
 	r.Get("/readyz", handleReadyz(&s.shutdown, s.store, s.consumer))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

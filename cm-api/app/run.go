@@ -29,9 +29,14 @@ var Version = "dev"
 // Run starts cm-api and blocks until ctx is cancelled or SIGINT/SIGTERM arrives.
 // Shutdown order: not-ready, stop HTTP (finishing in-flight requests), let the
 // consumer finish and commit its batch, leave the group, disconnect.
+//
+// With the arguments "users rebuild" it recomputes every user summary instead.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(args) >= 2 && args[0] == "users" && args[1] == "rebuild" {
+		return rebuildUsers(ctx, args[2:], getenv, stdout, stderr)
+	}
 
 	cfg, err := LoadConfig(args, getenv, stderr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
 )
 
@@ -18,6 +19,8 @@ type PurchaseStore interface {
 	// ListPurchases returns up to limit purchases of userID, newest first, after
 	// the position (afterTS, afterID) unless afterID is empty.
 	ListPurchases(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, error)
+	// User returns a user's summary; ok is false for a user without purchases.
+	User(ctx context.Context, userID string) (s cmapi.Summary, ok bool, err error)
 	Ping(ctx context.Context) error
 }
 

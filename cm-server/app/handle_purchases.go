@@ -32,3 +32,21 @@ func handleGetAllUserBuys(log *slog.Logger, lookup PurchaseLookup) http.HandlerF
 		httpjson.Encode(w, http.StatusOK, result)
 	}
 }
+
+// handleUser answers a user's summary: purchase count, total spent, first and
+// last purchase, latest name.
+func handleUser(log *slog.Logger, lookup PurchaseLookup) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID := chi.URLParam(r, "userid")
+		if err := contract.CheckUserIDParam(userID); err != nil {
+			httpjson.Error(w, r, log, err)
+			return
+		}
+		sum, err := lookup.User(r.Context(), userID)
+		if err != nil {
+			httpjson.Error(w, r, log, err)
+			return
+		}
+		httpjson.Encode(w, http.StatusOK, sum)
+	}
+}

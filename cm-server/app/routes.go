@@ -19,6 +19,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/static/*", handleStatic())
 	r.Post("/buy", handleBuy(s.log, s.producer))
 	r.Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.lookup))
+	r.Get("/users/{userid}", handleUser(s.log, s.lookup))
 	r.Get("/healthz", httpjson.Healthz())
 	r.Get("/readyz", handleReadyz(s.log, &s.shutdown, s.producer, s.lookup))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

@@ -25,6 +25,8 @@ type Producer interface {
 // EUpstream when it answered something it should not have.
 type PurchaseLookup interface {
 	Purchases(ctx context.Context, userID string, page contract.Page) (contract.PurchasePage, error)
+	// User returns a user's summary; ENotFound for a user without purchases.
+	User(ctx context.Context, userID string) (contract.UserSummary, error)
 	Ping(ctx context.Context) error
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
 )
@@ -23,7 +24,10 @@ import (
 // succeed (and count as a duplicate). Any error is treated as transient: the batch
 // is retried, with backoff, and not committed until it succeeds.
 type Store interface {
-	SavePurchases(ctx context.Context, events []contract.Event) (inserted, duplicates int, err error)
+	SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error)
+	// RebuildUser recomputes a user's summary for the rebuild command at
+	// (partition, offset); running it again gives the same result.
+	RebuildUser(ctx context.Context, userID string, partition int, offset int64) (before, after cmapi.Summary, err error)
 }
 
 // Observer is told what the consumer did, for metrics. Every field may be nil.
@@ -194,15 +198,25 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	if c.opts.Observe.Batch != nil {
 		c.opts.Observe.Batch(len(batch))
 	}
-	events := make([]contract.Event, 0, len(batch))
+	events := make([]cmapi.Delivery, 0, len(batch))
 	var dead []kafka.Message
+	var rebuilds []cmapi.Delivery
 	for _, m := range batch {
+		if cmd, ok := header(m, contract.HeaderCommand); ok {
+			r, err := decodeCommand(cmd, m.Value)
+			if err != nil {
+				dead = append(dead, c.deadLetter(m, err))
+				continue
+			}
+			rebuilds = append(rebuilds, cmapi.Delivery{Event: contract.Event{UserID: r.UserID}, Partition: m.Partition, Offset: m.Offset})
+			continue
+		}
 		e, err := contract.DecodeEvent(m.Value)
 		if err != nil {
 			dead = append(dead, c.deadLetter(m, err))
 			continue
 		}
-		events = append(events, e)
+		events = append(events, cmapi.Delivery{Event: e, Partition: m.Partition, Offset: m.Offset})
 	}
 	// A write in flight is not interrupted by shutdown; the retry loops stop early
 	// instead, leaving the batch uncommitted.
@@ -235,12 +249,44 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 			return
 		}
 	}
+	// Rebuilds come after the batch's purchases are counted: each sees every
+	// purchase of its user delivered before it.
+	for _, r := range rebuilds {
+		ok := c.retry(ctx, "rebuild", func() error {
+			before, after, err := c.store.RebuildUser(work, r.UserID, r.Partition, r.Offset)
+			if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
+				c.opts.Log.Info("user summary corrected", "userid", r.UserID,
+					"count_before", before.Count, "count_after", after.Count,
+					"total_cents_before", before.TotalCents, "total_cents_after", after.TotalCents)
+			}
+			return err
+		})
+		if !ok {
+			return
+		}
+	}
 	cctx, cancel := context.WithTimeout(work, 10*time.Second)
 	defer cancel()
 	if err := c.r.CommitMessages(cctx, batch...); err != nil {
 		// Not lost: the events are stored, and a redelivery is a duplicate.
 		c.opts.Log.Warn("commit failed; the batch will be redelivered and skipped as duplicates", "err", err.Error(), "size", len(batch))
 	}
+}
+
+func header(m kafka.Message, key string) (string, bool) {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+func decodeCommand(cmd string, value []byte) (contract.RebuildUser, error) {
+	if cmd != contract.CommandRebuildUser {
+		return contract.RebuildUser{}, &contract.EventError{Reason: contract.ReasonMalformed, Err: fmt.Errorf("unknown command %q", cmd)}
+	}
+	return contract.DecodeRebuildUser(value)
 }
 
 // deadLetter builds the DLQ record for a message that can never be stored.

@@ -1,6 +1,7 @@
-// Package mongo stores purchases in MongoDB. The purchase id is the document _id,
-// so storing an event twice is a duplicate-key error that counts as success: that
-// is what makes redelivery from Kafka harmless.
+// Package mongo stores purchases and user summaries in MongoDB. The purchase id is
+// the document _id, so storing an event twice is a duplicate-key error that counts
+// as success: that is what makes redelivery from Kafka harmless. Summaries stay
+// exact by the rule in cmapi.Summary, without multi-document transactions.
 package mongo
 
 import (
@@ -14,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
 )
 
@@ -33,18 +35,32 @@ type Options struct {
 type Store struct {
 	client    *mongo.Client
 	purchases *mongo.Collection
+	users     *mongo.Collection
 	timeout   time.Duration
 	indexed   atomic.Bool
 }
 
-// purchaseDoc is a purchase as stored. Money is integer cents, never a float.
+// purchaseDoc is a purchase as stored. Money is integer cents, never a float. The
+// source position is that of the delivery that created the document: it decides
+// which delivery counts the purchase into the user's summary.
 type purchaseDoc struct {
-	ID         string    `bson:"_id"`
-	UserID     string    `bson:"userid"`
-	Username   string    `bson:"username"`
-	PriceCents int64     `bson:"price_cents"`
-	Timestamp  time.Time `bson:"ts"`
-	ReceivedAt time.Time `bson:"received_at"`
+	ID           string    `bson:"_id"`
+	UserID       string    `bson:"userid"`
+	Username     string    `bson:"username"`
+	PriceCents   int64     `bson:"price_cents"`
+	Timestamp    time.Time `bson:"ts"`
+	ReceivedAt   time.Time `bson:"received_at"`
+	SrcPartition int       `bson:"src_partition"`
+	SrcOffset    *int64    `bson:"src_offset,omitempty"`
+}
+
+func (d purchaseDoc) delivery() cmapi.Delivery {
+	dl := cmapi.Delivery{Event: contract.Event{Version: contract.EventVersion, ID: d.ID, UserID: d.UserID, Username: d.Username,
+		PriceCents: d.PriceCents, Timestamp: d.Timestamp.UTC(), ReceivedAt: d.ReceivedAt.UTC()}, Partition: d.SrcPartition, Offset: -1}
+	if d.SrcOffset != nil {
+		dl.Offset = *d.SrcOffset
+	}
+	return dl
 }
 
 // Open creates a client. It does not wait for the server: a store that is down at
@@ -61,7 +77,8 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo.uri: %w", err)
 	}
-	return &Store{client: client, purchases: client.Database(o.Database).Collection("purchases"), timeout: o.Timeout}, nil
+	db := client.Database(o.Database)
+	return &Store{client: client, purchases: db.Collection("purchases"), users: db.Collection("users"), timeout: o.Timeout}, nil
 }
 
 // Close disconnects.
@@ -91,34 +108,76 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// SavePurchases inserts events, unordered, in one round trip. Events already
-// stored are counted as duplicates, not errors. Any error is worth retrying: the
-// events were validated before they got here.
-func (s *Store) SavePurchases(ctx context.Context, events []contract.Event) (inserted, duplicates int, err error) {
+// SavePurchases stores deliveries and counts them into their users' summaries.
+// Purchases go in with one unordered insert; a purchase already stored counts as
+// a duplicate. A delivery is counted only if it created its purchase document
+// (its position is the one stored), so a duplicate record on the topic is not
+// counted again, while a redelivery after a crash between the two writes is.
+// Any error is worth retrying: the events were validated before they got here.
+func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.ensureIndexes(ctx); err != nil {
 		return 0, 0, err
 	}
-	docs := make([]purchaseDoc, len(events))
-	for i, e := range events {
-		docs[i] = purchaseDoc{ID: e.ID, UserID: e.UserID, Username: e.Username, PriceCents: e.PriceCents,
-			Timestamp: e.Timestamp.Truncate(time.Millisecond), ReceivedAt: e.ReceivedAt.Truncate(time.Millisecond)}
+	// The same purchase twice in one batch: the first delivery owns it.
+	owner := make(map[string]cmapi.Delivery, len(ds))
+	docs := make([]purchaseDoc, 0, len(ds))
+	for _, d := range ds {
+		if _, dup := owner[d.ID]; dup {
+			duplicates++
+			continue
+		}
+		owner[d.ID] = d
+		off := d.Offset
+		docs = append(docs, purchaseDoc{ID: d.ID, UserID: d.UserID, Username: d.Username, PriceCents: d.PriceCents,
+			Timestamp: d.Timestamp.Truncate(time.Millisecond), ReceivedAt: d.ReceivedAt.Truncate(time.Millisecond),
+			SrcPartition: d.Partition, SrcOffset: &off})
 	}
+	var existing []string
 	_, err = s.purchases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return len(docs), 0, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return 0, 0, err
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Code != duplicateKey {
+	if err != nil {
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || !allDuplicates(bwe) {
 			return 0, 0, err
 		}
+		for _, we := range bwe.WriteErrors {
+			existing = append(existing, docs[we.Index].ID)
+		}
 	}
-	return len(docs) - len(bwe.WriteErrors), len(bwe.WriteErrors), nil
+	inserted, duplicates = len(docs)-len(existing), duplicates+len(existing)
+
+	counted := make([]cmapi.Delivery, 0, len(docs))
+	stored := map[string]bool{}
+	for _, id := range existing {
+		stored[id] = true
+	}
+	for _, d := range docs {
+		if !stored[d.ID] {
+			counted = append(counted, owner[d.ID])
+		}
+	}
+	if len(existing) > 0 {
+		// Already stored: counted here only if this very delivery stored it.
+		cur, err := s.purchases.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: existing}}}})
+		if err != nil {
+			return 0, 0, err
+		}
+		var prev []purchaseDoc
+		if err := cur.All(ctx, &prev); err != nil {
+			return 0, 0, err
+		}
+		for _, p := range prev {
+			d := owner[p.ID]
+			if p.SrcOffset != nil && *p.SrcOffset == d.Offset && p.SrcPartition == d.Partition {
+				counted = append(counted, d)
+			}
+		}
+	}
+	if err := s.applySummaries(ctx, counted); err != nil {
+		return 0, 0, fmt.Errorf("user summaries: %w", err)
+	}
+	return inserted, duplicates, nil
 }
 
 // ListPurchases returns up to limit purchases of userID, newest first, strictly
@@ -145,8 +204,7 @@ func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.T
 	}
 	out := make([]contract.Event, len(docs))
 	for i, d := range docs {
-		out[i] = contract.Event{Version: contract.EventVersion, ID: d.ID, UserID: d.UserID, Username: d.Username,
-			PriceCents: d.PriceCents, Timestamp: d.Timestamp.UTC(), ReceivedAt: d.ReceivedAt.UTC()}
+		out[i] = d.delivery().Event
 	}
 	return out, nil
 }

@@ -45,6 +45,13 @@ func (c *Client) Purchases(ctx context.Context, userID string, page contract.Pag
 	return out, err
 }
 
+// User returns a user's summary; an unknown user is a *contract.Error ENotFound.
+func (c *Client) User(ctx context.Context, userID string) (contract.UserSummary, error) {
+	var out contract.UserSummary
+	err := c.get(ctx, "/users/"+url.PathEscape(userID), &out)
+	return out, err
+}
+
 // Ping checks that cm-api answers its liveness probe.
 func (c *Client) Ping(ctx context.Context) error {
 	return c.get(ctx, "/healthz", nil)
@@ -84,6 +91,12 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 			return &contract.Error{Code: contract.EInvalid, Message: eb.Error.Message, Fields: eb.Error.Fields}
 		}
 		return fmt.Errorf("%w (cm-api answered 400 without an error body)", upstream())
+	case res.StatusCode == http.StatusNotFound:
+		var eb contract.ErrorBody
+		if json.Unmarshal(body, &eb) == nil && eb.Error.Code == contract.ENotFound {
+			return contract.Errorf(contract.ENotFound, "%s", eb.Error.Message)
+		}
+		return fmt.Errorf("%w (cm-api answered 404 for %s)", upstream(), path)
 	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w (cm-api refused our token with %d: check CM_SERVER_CMAPI_TOKEN against cm-api's CM_API_AUTH_TOKEN)", upstream(), res.StatusCode)
 	case res.StatusCode == http.StatusServiceUnavailable || res.StatusCode == http.StatusTooManyRequests:

@@ -1,0 +1,53 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+)
+
+// GroupLag returns how many records of topic the group has not yet committed,
+// summed over the partitions.
+func GroupLag(ctx context.Context, conn *kafkaconn.Conn, group, topic string) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(conn.Settings.Brokers...), Transport: conn.Transport, Timeout: 10 * time.Second}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, conn.Explain(err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return 0, fmt.Errorf("topic %s: no metadata", topic)
+	}
+	var parts []int
+	var reqs []kafka.OffsetRequest
+	for _, p := range md.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, conn.Explain(err)
+	}
+	res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return 0, conn.Explain(err)
+	}
+	if res.Error != nil {
+		return 0, conn.Explain(res.Error)
+	}
+	committed := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		committed[p.Partition] = max(p.CommittedOffset, 0)
+	}
+	var lag int64
+	for _, p := range ends.Topics[topic] {
+		if p.Error != nil {
+			return 0, conn.Explain(p.Error)
+		}
+		lag += max(p.LastOffset-committed[p.Partition], 0)
+	}
+	return lag, nil
+}

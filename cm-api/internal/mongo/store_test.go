@@ -1,0 +1,160 @@
+package mongo_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	drv "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	cmapi "github.com/scalable-shop/shop/cm-api"
+	"github.com/scalable-shop/shop/cm-api/internal/mongo"
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/localstack/testenv"
+)
+
+func openStore(t *testing.T) (*mongo.Store, *drv.Database) {
+	t.Helper()
+	m := testenv.StartMongo(t)
+	s, err := mongo.Open(mongo.Options{URI: m.URI, Database: m.Database, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	c, err := drv.Connect(options.Client().ApplyURI(m.URI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return s, c.Database(m.Database)
+}
+
+var t0 = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+func d(user string, n, p int, off int64) cmapi.Delivery {
+	return cmapi.Delivery{Event: contract.Event{Version: 1, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", n), UserID: user,
+		Username: "User " + user, PriceCents: int64(100 + n), Timestamp: t0.Add(time.Duration(n) * time.Second), ReceivedAt: t0},
+		Partition: p, Offset: off}
+}
+
+func summary(t *testing.T, s *mongo.Store, user string) cmapi.Summary {
+	t.Helper()
+	sum, ok, err := s.User(context.Background(), user)
+	if err != nil || !ok {
+		t.Fatalf("summary of %s: ok=%v err=%v", user, ok, err)
+	}
+	return sum
+}
+
+// truth computes what the summary must say from the purchases stored.
+func truth(t *testing.T, db *drv.Database, user string) (count, cents int64) {
+	t.Helper()
+	cur, err := db.Collection("purchases").Find(context.Background(), bson.D{{Key: "userid", Value: user}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		Price int64 `bson:"price_cents"`
+	}
+	if err := cur.All(context.Background(), &docs); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range docs {
+		count++
+		cents += x.Price
+	}
+	return count, cents
+}
+
+func TestRedeliveryAndDuplicateRecordsCountOnce(t *testing.T) {
+	s, db := openStore(t)
+	ctx := context.Background()
+	batch := []cmapi.Delivery{d("ann", 1, 0, 10), d("ann", 2, 0, 11), d("ben", 3, 1, 4)}
+	if ins, dup, err := s.SavePurchases(ctx, batch); err != nil || ins != 3 || dup != 0 {
+		t.Fatalf("first save: %d %d %v", ins, dup, err)
+	}
+	// The whole batch again (a crash before the commit), and a producer retry
+	// that put purchase 1 on the topic a second time at offset 12.
+	again := append(append([]cmapi.Delivery{}, batch...), d("ann", 1, 0, 12))
+	if ins, dup, err := s.SavePurchases(ctx, again); err != nil || ins != 0 || dup != 4 {
+		t.Fatalf("redelivery: inserted %d duplicates %d err %v", ins, dup, err)
+	}
+	ann := summary(t, s, "ann")
+	if ann.Count != 2 || ann.TotalCents != 101+102 {
+		t.Errorf("ann: %d purchases, %d cents; want 2 and 203", ann.Count, ann.TotalCents)
+	}
+	if c, cents := truth(t, db, "ann"); c != ann.Count || cents != ann.TotalCents {
+		t.Errorf("summary %d/%d, purchases %d/%d", ann.Count, ann.TotalCents, c, cents)
+	}
+}
+
+func TestACrashBetweenTheTwoWritesIsRepairedByRedelivery(t *testing.T) {
+	s, db := openStore(t)
+	ctx := context.Background()
+	// The purchase documents made it, the summary did not: what a SIGKILL between
+	// the insert and the summary write leaves behind.
+	off := int64(7)
+	_, err := db.Collection("purchases").InsertOne(ctx, bson.D{{Key: "_id", Value: d("cat", 1, 0, 7).ID},
+		{Key: "userid", Value: "cat"}, {Key: "username", Value: "User cat"}, {Key: "price_cents", Value: int64(101)},
+		{Key: "ts", Value: t0}, {Key: "received_at", Value: t0}, {Key: "src_partition", Value: 0}, {Key: "src_offset", Value: off}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SavePurchases(ctx, []cmapi.Delivery{d("cat", 1, 0, 7), d("cat", 2, 0, 8)}); err != nil {
+		t.Fatal(err)
+	}
+	if cat := summary(t, s, "cat"); cat.Count != 2 || cat.TotalCents != 203 {
+		t.Errorf("after redelivery: %d purchases, %d cents; want 2 and 203", cat.Count, cat.TotalCents)
+	}
+}
+
+func TestRebuildRecountsFromThePurchases(t *testing.T) {
+	s, db := openStore(t)
+	ctx := context.Background()
+	var batch []cmapi.Delivery
+	for i := range 30 {
+		batch = append(batch, d(fmt.Sprintf("u%d", i%3), i, i%3, int64(i)))
+	}
+	if _, _, err := s.SavePurchases(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	// Corrupt one summary and lose another entirely.
+	if _, err := db.Collection("users").UpdateOne(ctx, bson.D{{Key: "_id", Value: "u0"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "purchase_count", Value: int64(999)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("users").DeleteOne(ctx, bson.D{{Key: "_id", Value: "u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	users, err := s.UserIDs(ctx)
+	if err != nil || len(users) != 3 {
+		t.Fatalf("user ids %v %v", users, err)
+	}
+	for i, u := range users {
+		// As the consumer does on a rebuild command at offset 100+i.
+		if _, _, err := s.RebuildUser(ctx, u, i, int64(100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Redelivery of old records after the rebuild counts nothing again.
+	if _, _, err := s.SavePurchases(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		sum := summary(t, s, u)
+		c, cents := truth(t, db, u)
+		if sum.Count != c || sum.TotalCents != cents || c != 10 {
+			t.Errorf("%s: summary %d/%d, purchases %d/%d (want 10 purchases)", u, sum.Count, sum.TotalCents, c, cents)
+		}
+	}
+}
+
+func TestUnknownUserHasNoSummary(t *testing.T) {
+	s, _ := openStore(t)
+	if _, ok, err := s.User(context.Background(), "nobody"); ok || err != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+}

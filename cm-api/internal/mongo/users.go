@@ -1,0 +1,222 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	cmapi "github.com/scalable-shop/shop/cm-api"
+	"github.com/scalable-shop/shop/contract"
+)
+
+// userDoc is a user summary as stored, _id = user id.
+type userDoc struct {
+	ID         string           `bson:"_id"`
+	Username   string           `bson:"username"`
+	Count      int64            `bson:"purchase_count"`
+	TotalCents int64            `bson:"total_cents"`
+	First      time.Time        `bson:"first_purchase"`
+	Last       time.Time        `bson:"last_purchase"`
+	LastID     string           `bson:"last_purchase_id"`
+	Applied    map[string]int64 `bson:"applied"`
+	Version    int64            `bson:"v"`
+}
+
+func (d userDoc) summary() cmapi.Summary {
+	return cmapi.Summary{UserID: d.ID, Username: d.Username, Count: d.Count, TotalCents: d.TotalCents,
+		First: d.First.UTC(), Last: d.Last.UTC(), LastID: d.LastID, Applied: d.Applied, Version: d.Version}
+}
+
+func docOf(s cmapi.Summary) userDoc {
+	return userDoc{ID: s.UserID, Username: s.Username, Count: s.Count, TotalCents: s.TotalCents,
+		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version}
+}
+
+// errConflict means another writer changed a summary between our read and write.
+var errConflict = errors.New("user summary changed concurrently")
+
+// User returns a user's summary: one read by _id. ok is false for an unknown user.
+func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var d userDoc
+	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return cmapi.Summary{}, false, nil
+	}
+	if err != nil {
+		return cmapi.Summary{}, false, err
+	}
+	return d.summary(), true, nil
+}
+
+// readSummaries returns the stored summaries of users, keyed by id.
+func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, error) {
+	cur, err := s.users.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: users}}}})
+	if err != nil {
+		return nil, err
+	}
+	var docs []userDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]cmapi.Summary, len(docs))
+	for _, d := range docs {
+		out[d.ID] = d.summary()
+	}
+	return out, nil
+}
+
+// writeSummaries stores changed summaries, each only if nobody changed it since it
+// was read (Version), in one round trip. A conflict is reported as errConflict.
+func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) error {
+	if len(changed) == 0 {
+		return nil
+	}
+	models := make([]mongo.WriteModel, 0, len(changed))
+	replaces := int64(0)
+	for _, sum := range changed {
+		doc := docOf(sum)
+		doc.Version = sum.Version + 1
+		if sum.Version == 0 {
+			models = append(models, mongo.NewInsertOneModel().SetDocument(doc))
+			continue
+		}
+		replaces++
+		models = append(models, mongo.NewReplaceOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: sum.UserID}, {Key: "v", Value: sum.Version}}).
+			SetReplacement(doc))
+	}
+	res, err := s.users.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	if err != nil {
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
+			return errConflict // a summary we thought new was created meanwhile
+		}
+		return err
+	}
+	if res.MatchedCount < replaces {
+		return errConflict
+	}
+	return nil
+}
+
+func allDuplicates(bwe mongo.BulkWriteException) bool {
+	for _, we := range bwe.WriteErrors {
+		if we.Code != duplicateKey {
+			return false
+		}
+	}
+	return len(bwe.WriteErrors) > 0
+}
+
+// applySummaries counts deliveries into their users' summaries. Deliveries must
+// each own their purchase document (see SavePurchases). A conflict with another
+// writer re-reads and re-applies: Apply skips what the other writer counted.
+func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	// Watermarks move forward only, so apply each partition in offset order.
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].Partition != ds[j].Partition {
+			return ds[i].Partition < ds[j].Partition
+		}
+		return ds[i].Offset < ds[j].Offset
+	})
+	var users []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if !seen[d.UserID] {
+			seen[d.UserID] = true
+			users = append(users, d.UserID)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		current, err := s.readSummaries(ctx, users)
+		if err != nil {
+			return err
+		}
+		dirty := map[string]bool{}
+		for _, d := range ds {
+			sum := current[d.UserID]
+			if sum.Applied == nil {
+				sum.UserID = d.UserID
+			}
+			if sum.Apply(d) {
+				dirty[d.UserID] = true
+			}
+			current[d.UserID] = sum
+		}
+		var changed []cmapi.Summary
+		for _, u := range users {
+			if dirty[u] {
+				changed = append(changed, current[u])
+			}
+		}
+		err = s.writeSummaries(ctx, changed)
+		if !errors.Is(err, errConflict) || attempt == 20 {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+}
+
+// RebuildUser recomputes a user's summary from the stored purchases, for the
+// rebuild command delivered at (partition, offset). Only the consumer calls it,
+// in partition order, so no purchase of the user is in flight meanwhile.
+func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, offset int64) (before, after cmapi.Summary, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		before, _, err = s.User(ctx, userID)
+		if err != nil {
+			return before, after, err
+		}
+		before.UserID = userID
+		cur, err := s.purchases.Find(ctx, bson.D{{Key: "userid", Value: userID}})
+		if err != nil {
+			return before, after, err
+		}
+		var docs []purchaseDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return before, after, err
+		}
+		events := make([]contract.Event, len(docs))
+		for i, d := range docs {
+			events[i] = d.delivery().Event
+		}
+		after = cmapi.Recount(before, events, partition, offset)
+		err = s.writeSummaries(ctx, []cmapi.Summary{after})
+		if !errors.Is(err, errConflict) || attempt == 20 {
+			return before, after, err
+		}
+	}
+}
+
+// UserIDs returns every user id that has purchases.
+func (s *Store) UserIDs(ctx context.Context) ([]string, error) {
+	// $group rather than distinct: FerretDB's distinct reply does not decode.
+	cur, err := s.purchases.Aggregate(ctx, bson.A{bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$userid"}}}}})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	users := make([]string, len(rows))
+	for i, r := range rows {
+		users[i] = r.ID
+	}
+	sort.Strings(users)
+	return users, nil
+}

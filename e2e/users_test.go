@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/localstack/testenv"
+)
+
+func userSummary(base, userID string) (int, contract.UserSummary, error) {
+	res, err := client.Get(base + "/users/" + userID)
+	if err != nil {
+		return 0, contract.UserSummary{}, err
+	}
+	defer res.Body.Close()
+	var u contract.UserSummary
+	if res.StatusCode == http.StatusOK {
+		err = json.NewDecoder(res.Body).Decode(&u)
+	}
+	return res.StatusCode, u, err
+}
+
+// TestUserSummariesStayExactUnderDuplicatesAndKills drives a load while copies of
+// records already on the topic are written to it again and cm-api is killed
+// repeatedly, then compares every user's summary with their stored purchases.
+func TestUserSummariesStayExactUnderDuplicatesAndKills(t *testing.T) {
+	s := startShop(t)
+	if st, _, _ := userSummary(s.server.URL(), "nobody"); st != http.StatusNotFound {
+		t.Fatalf("unknown user: %d, want 404", st)
+	}
+	var mu sync.Mutex
+	kills := 0
+	var injected atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the duplicator: replay a slice of the topic every 200 ms
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			msgs := s.kafka.ReadAll(t, s.kafka.Topic, 0, time.Second)
+			var dups []kafka.Message
+			for i := 0; i < len(msgs); i += 7 {
+				dups = append(dups, kafka.Message{Key: msgs[i].Key, Value: msgs[i].Value, Headers: msgs[i].Headers})
+			}
+			if len(dups) > 0 {
+				s.kafka.Produce(t, s.kafka.Topic, dups...)
+				injected.Add(int64(len(dups)))
+			}
+		}
+	}()
+	results := load(s.server.URL(), 20, 50, func(n int64) {
+		if n%200 == 0 && n < 1000 {
+			mu.Lock()
+			defer mu.Unlock()
+			s.api.kill()
+			kills++
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				mu.Lock()
+				defer mu.Unlock()
+				s.api.start()
+			}()
+		}
+	})
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	if kills < 4 {
+		t.Fatalf("cm-api was killed %d times, want 4", kills)
+	}
+	mu.Unlock()
+	if injected.Load() == 0 {
+		t.Fatal("no duplicates were injected; the test proves nothing")
+	}
+	checkExactlyOnceInOrder(t, s.server.URL(), results)
+	for u := range results {
+		user := fmt.Sprintf("user-%02d", u)
+		stored := history(t, s.server.URL(), user)
+		var cents int64
+		for _, p := range stored {
+			c, _ := contract.ParsePrice(p.Price)
+			cents += c
+		}
+		var sum contract.UserSummary
+		testenv.WaitFor(t, 30*time.Second, "summary of "+user, func() bool {
+			st, got, err := userSummary(s.server.URL(), user)
+			sum = got
+			return err == nil && st == 200 && got.PurchaseCount == int64(len(stored))
+		})
+		if sum.PurchaseCount != int64(len(stored)) || sum.TotalSpent != contract.FormatPrice(cents) {
+			t.Errorf("%s: summary says %d purchases for %s, stored are %d for %s",
+				user, sum.PurchaseCount, sum.TotalSpent, len(stored), contract.FormatPrice(cents))
+		}
+	}
+	t.Logf("%d purchases, %d duplicate records injected, cm-api killed %d times", 1000, injected.Load(), kills)
+}
