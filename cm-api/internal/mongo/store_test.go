@@ -82,6 +82,10 @@ func TestRedeliveryAndDuplicateRecordsCountOnce(t *testing.T) {
 	if ins, dup, err := s.SavePurchases(ctx, again); err != nil || ins != 0 || dup != 4 {
 		t.Fatalf("redelivery: inserted %d duplicates %d err %v", ins, dup, err)
 	}
+	// The producer's copy arriving in a later batch of its own.
+	if _, dup, err := s.SavePurchases(ctx, []cmapi.Delivery{d("ann", 1, 0, 13)}); err != nil || dup != 1 {
+		t.Fatalf("late duplicate: %d %v", dup, err)
+	}
 	ann := summary(t, s, "ann")
 	if ann.Count != 2 || ann.TotalCents != 101+102 {
 		t.Errorf("ann: %d purchases, %d cents; want 2 and 203", ann.Count, ann.TotalCents)
