@@ -165,26 +165,32 @@ EOF
     --cidr=10.244.0.0/16 --node-ip=10.0.0.10 \
     --node-lease-duration-seconds=40
 
-  "$KUBECTL" apply -f - >/dev/null <<'EOF' || return 1
+  # Fake nodes in as many zones, so topology spread and anti-affinity have room.
+  local i zones=(a b c) nodes=()
+  for ((i = 0; i < ${CLUSTER_NODES:-3}; i++)); do nodes+=("node/kwok-node-$i"); done
+  for ((i = 0; i < ${CLUSTER_NODES:-3}; i++)); do
+    cat <<EOF
 apiVersion: v1
 kind: Node
 metadata:
-  name: kwok-node-0
+  name: kwok-node-$i
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
   labels:
-    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/hostname: kwok-node-$i
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
-    topology.kubernetes.io/zone: zone-a
+    topology.kubernetes.io/zone: zone-${zones[$((i % 3))]}
     type: kwok
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 100Gi}
   capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 100Gi}
+---
 EOF
-  cluster_wait_for "node kwok-node-0 Ready" 60 \
-    "$KUBECTL" wait --for=condition=Ready node/kwok-node-0 --timeout=1s || return 1
+  done | "$KUBECTL" apply -f - >/dev/null || return 1
+  cluster_wait_for "${#nodes[@]} kwok nodes Ready" 60 \
+    "$KUBECTL" wait --for=condition=Ready "${nodes[@]}" --timeout=1s || return 1
   cluster_wait_for "the default ServiceAccount" 60 \
     "$KUBECTL" get serviceaccount default -n default || return 1
   clog "control plane ready in $((SECONDS - start))s (KUBECONFIG=$KUBECONFIG)"
