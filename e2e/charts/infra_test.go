@@ -267,6 +267,7 @@ func TestChartDefaultsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq("cm-api mongo.uri replicaSet", u.Query().Get("replicaSet"), get(mv, "name"))
+	eq("cm-api mongo.uri write concern", u.Query().Get("w"), "majority")
 	var want []string
 	for i := 0; i < int(lookupInt(t, mv, "members")); i++ {
 		want = append(want, fmt.Sprintf("%s-%d.%s-svc.%s.svc.cluster.local:27017", get(mv, "name"), i, get(mv, "name"), mongodb.namespace))
