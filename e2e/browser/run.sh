@@ -82,11 +82,13 @@ SHOP_URL="http://127.0.0.1:$p_server"
   -kafka-addr "127.0.0.1:$p_kafka" -mongo-addr "127.0.0.1:$p_mongo" -log-level warn >"$OUT/stack.log" 2>&1 &
 pid=$!
 
-say "waiting for $SHOP_URL/readyz"
+say "waiting for $SHOP_URL/readyz and cm-api's /readyz"
 ready=""
 for _ in $(seq 1 240); do
   kill -0 "$pid" 2>/dev/null || { tail -n 30 "$OUT/stack.log" >&2; die "the stack exited at start (log: $OUT/stack.log)"; }
-  if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$SHOP_URL/readyz"; then
+  if node -e 'Promise.all(process.argv.slice(1).map((u) => fetch(u).then((r) => r.ok)))
+      .then((ok) => process.exit(ok.every(Boolean) ? 0 : 1), () => process.exit(1))' \
+      "$SHOP_URL/readyz" "http://127.0.0.1:$p_api/readyz"; then
     ready=1
     break
   fi

@@ -2,7 +2,8 @@
 // whole run (playwright-core never downloads a browser), a fresh page per test
 // that records console errors, uncaught exceptions and CSP violations, the API
 // called directly to set up and check, and numbered screenshots.
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -93,6 +94,25 @@ export async function openPage(url, { allow = [] } = {}) {
       return problems.concat(csp.map((v) => `CSP violation: ${v}`));
     },
   };
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+// accessibilityProblems runs axe-core (WCAG 2.1 A and AA plus best practices:
+// labels, contrast, ARIA, landmarks) on the page as it is now. The script is
+// evaluated through the DevTools protocol, which the page's CSP does not govern.
+export async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(axeSource);
+  }
+  const result = await page.evaluate(() =>
+    window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    }),
+  );
+  return result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
 }
 
 let shot = 0;

@@ -7,6 +7,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 
 import {
   SHOP_URL,
+  accessibilityProblems,
   allPurchases,
   api,
   buyViaAPI,
@@ -72,6 +73,7 @@ describe("customer page", () => {
       assert.equal(await page.getByLabel(label).count(), 1, `one input labelled ${label}`);
     }
     await screenshot(page, "page-empty");
+    assert.deepEqual(await accessibilityProblems(page), [], "axe finds no accessibility problems");
   });
 
   test("buy: the confirmation shows the id and the purchase appears in the list without a reload", async () => {
@@ -109,9 +111,13 @@ describe("customer page", () => {
     assert.deepEqual(ids, [second, id], "newest first");
     assert.equal(navigations(), 1, "the page never reloaded");
     await screenshot(page, "buy-second-on-top");
+    // End the arrival highlight so contrast is measured as the rows stay.
+    await page.evaluate(() => document.getAnimations().forEach((a) => a.finish()));
+    assert.deepEqual(await accessibilityProblems(page), [], "axe: list and confirmation");
 
     await page.emulateMedia({ colorScheme: "dark" });
     await screenshot(page, "buy-dark-mode");
+    assert.deepEqual(await accessibilityProblems(page), [], "axe: dark mode");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: "light" });
     await screenshot(page, "buy-narrow-screen");
@@ -147,6 +153,7 @@ describe("customer page", () => {
     assert.match(await page.locator("#price-error").textContent(), /^Price must be a positive decimal number/);
     assert.equal(await page.evaluate(() => document.activeElement.id), "username", "focus on the first field to fix");
     await screenshot(page, "invalid-name-and-price");
+    assert.deepEqual(await accessibilityProblems(page), [], "axe: the form with errors");
 
     // Typing a new value clears that field's error.
     await page.getByLabel("Price").fill("2");
@@ -195,6 +202,7 @@ describe("customer page", () => {
     );
     assert.equal(navigations(), 1);
     await screenshot(page, "paging-all-loaded");
+    assert.deepEqual(await accessibilityProblems(page), [], "axe: the full list");
   });
 
   test("keyboard only: tab through the form, buy with Enter, see the purchase", async () => {
