@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/scalable-shop/shop/contract v0.0.0
 	github.com/scalable-shop/shop/localstack v0.0.0
+	github.com/segmentio/kafka-go v0.4.51
+	go.mongodb.org/mongo-driver/v2 v2.10.0
 )
 
 require (
@@ -49,7 +51,6 @@ require (
 	github.com/scalable-shop/shop/cm-api v0.0.0 // indirect
 	github.com/scalable-shop/shop/cm-server v0.0.0 // indirect
 	github.com/scalable-shop/shop/platform v0.0.0 // indirect
-	github.com/segmentio/kafka-go v0.4.51 // indirect
 	github.com/sourcegraph/conc v0.3.1-0.20240121214520-5f936abd7ae8 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
@@ -63,7 +64,6 @@ require (
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
 	go.mongodb.org/mongo-driver v1.17.3 // indirect
-	go.mongodb.org/mongo-driver/v2 v2.10.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.1.0 // indirect
 	go.opentelemetry.io/otel v1.36.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.36.0 // indirect

@@ -138,14 +138,16 @@ type shop struct {
 	server *proc
 }
 
-func startShop(t *testing.T) *shop {
+// startShop starts both services; extra environment (e.g. CM_API_LOG_LEVEL) goes
+// to both, each taking the variables of its own prefix.
+func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
 	k, m := testenv.StartKafka(t), testenv.StartMongo(t)
 	s := &shop{kafka: k, mongo: m}
-	s.api = startProc(t, "cm-api", testenv.Merge(k.APIEnv(), m.APIEnv(), map[string]string{"CM_API_AUTH_TOKEN": testenv.Token}))
-	s.server = startProc(t, "cm-server", testenv.Merge(k.ServerEnv(), map[string]string{
+	s.api = startProc(t, "cm-api", testenv.Merge(append([]map[string]string{k.APIEnv(), m.APIEnv(), {"CM_API_AUTH_TOKEN": testenv.Token}}, extra...)...))
+	s.server = startProc(t, "cm-server", testenv.Merge(append([]map[string]string{k.ServerEnv(), {
 		"CM_SERVER_CMAPI_URL": s.api.URL(), "CM_SERVER_CMAPI_TOKEN": testenv.Token, "CM_SERVER_KAFKA_WRITE_TIMEOUT": "3s",
-	}))
+	}}, extra...)...))
 	testenv.WaitFor(t, 30*time.Second, "cm-server /readyz", func() bool { return status(s.server.URL()+"/readyz") == http.StatusOK })
 	return s
 }

@@ -36,6 +36,8 @@ var Settings = []config.Setting{
 	{Key: "mongo.username", Default: "", Usage: "SCRAM user (instead of credentials in the URI)"},
 	{Key: "mongo.password", Default: "", Usage: "SCRAM password", Secret: true},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
+	{Key: "trace.otlp_endpoint", Default: "", Usage: "OTLP/HTTP URL to export traces to, such as http://otel-collector:4318 (empty: no export)"},
+	{Key: "trace.sample_ratio", Default: "1", Usage: "share of new traces sampled, 0 to 1 (callers' sampling decisions are kept)"},
 	{Key: "log.level", Default: "info", Usage: "debug, info, warn or error"},
 	{Key: "log.format", Default: "auto", Usage: "json, text, or auto (text on a terminal)"},
 	{Key: "shutdown.drain_delay", Default: "0s", Usage: "time to keep serving after turning not-ready (about 5s behind a load balancer)"},
@@ -58,6 +60,8 @@ type Config struct {
 	MongoUsername  string
 	MongoPassword  string
 	MongoTimeout   time.Duration
+	OTLPEndpoint   string
+	SampleRatio    float64
 	LogLevel       string
 	LogFormat      string
 	DrainDelay     time.Duration
@@ -96,6 +100,8 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		MongoUsername:  v.String("mongo.username"),
 		MongoPassword:  v.Secret("mongo.password"),
 		MongoTimeout:   v.Duration("mongo.timeout", false),
+		OTLPEndpoint:   v.String("trace.otlp_endpoint"),
+		SampleRatio:    v.Float("trace.sample_ratio", 0, 1),
 		LogLevel:       v.OneOf("log.level", logging.Levels()...),
 		LogFormat:      v.OneOf("log.format", logging.Formats()...),
 		DrainDelay:     v.Duration("shutdown.drain_delay", true),

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +19,7 @@ type metrics struct {
 	storeErrors prometheus.Counter
 	storeTime   prometheus.Histogram
 	deadLetters *prometheus.CounterVec
-	lag         prometheus.Gauge
+	lag         *prometheus.GaugeVec
 	rebalances  prometheus.Counter
 }
 
@@ -32,8 +33,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		storeTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cm_api_store_duration_seconds", Help: "Time to store one batch, retries included.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cm_api_dead_letters_total", Help: "Events copied to the DLQ, by reason."}, []string{"reason"}),
-		lag:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "cm_api_consumer_lag", Help: "Messages behind the end of the assigned partitions, as last seen by the reader."}),
-		rebalances:  prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_consumer_rebalances_total", Help: "Consumer group generations joined."}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cm_api_consumer_lag",
+			Help: "Records of the topic not yet committed by the consumer group, per partition."}, []string{"partition"}),
+		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_consumer_rebalances_total", Help: "Consumer group generations joined."}),
 	}
 	reg.MustRegister(m.batchSize, m.stored, m.duplicates, m.storeErrors, m.storeTime, m.deadLetters, m.lag, m.rebalances)
 	return m
@@ -49,9 +51,7 @@ func (m *metrics) consumerObserver() kafka.Observer {
 		},
 		StoreError: m.storeErrors.Inc,
 		DeadLetter: func(reason string) { m.deadLetters.WithLabelValues(reason).Inc() },
-		Stats: func(st kafkago.ReaderStats) {
-			m.lag.Set(float64(st.Lag))
-			m.rebalances.Add(float64(st.Rebalances))
-		},
+		Stats:      func(st kafkago.ReaderStats) { m.rebalances.Add(float64(st.Rebalances)) },
+		Lag:        func(p int, lag int64) { m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) },
 	}
 }

@@ -14,7 +14,7 @@ import (
 // and metrics are for the cluster, and the NetworkPolicy keeps everyone else out.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log))
+	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log, s.tracer))
 
 	r.With(s.requireToken).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
 	r.With(s.requireToken).Get("/users/{userid}", handleUser(s.log, s.store))

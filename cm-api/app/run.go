@@ -21,6 +21,7 @@ import (
 	"github.com/scalable-shop/shop/platform/httpserve"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
 	"github.com/scalable-shop/shop/platform/logging"
+	"github.com/scalable-shop/shop/platform/tracing"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -50,6 +51,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	tp, err := tracing.New(ctx, "cm-api", Version, cfg.OTLPEndpoint, cfg.SampleRatio)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx) // flushes spans still batched for export
+	}()
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
 		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout})
 	if err != nil {
@@ -73,9 +83,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	consumer := kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
 		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
-		Log: log, Observe: m.consumerObserver(),
+		Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
 	})
-	srv := NewServer(log, cfg.AuthToken, store, consumer, reg, m)
+	srv := NewServer(log, cfg.AuthToken, store, consumer, reg, m, WithTracer(tp.Tracer()))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

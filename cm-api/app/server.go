@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
@@ -38,13 +40,25 @@ type Server struct {
 	consumer ConsumerState
 	registry *prometheus.Registry
 	metrics  *metrics
+	tracer   trace.Tracer
 	handler  http.Handler
 	shutdown atomic.Bool
 }
 
+// Option configures a Server beyond its required dependencies.
+type Option func(*Server)
+
+// WithTracer makes the server continue callers' traces with tracer; without it
+// spans are not recorded.
+func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
+
 // NewServer wires the routes over the given dependencies.
-func NewServer(log *slog.Logger, token string, store PurchaseStore, consumer ConsumerState, reg *prometheus.Registry, m *metrics) *Server {
-	s := &Server{log: log, token: token, cursors: newCursorCodec(token), store: store, consumer: consumer, registry: reg, metrics: m}
+func NewServer(log *slog.Logger, token string, store PurchaseStore, consumer ConsumerState, reg *prometheus.Registry, m *metrics, opts ...Option) *Server {
+	s := &Server{log: log, token: token, cursors: newCursorCodec(token), store: store, consumer: consumer, registry: reg, metrics: m,
+		tracer: noop.NewTracerProvider().Tracer("")}
+	for _, o := range opts {
+		o(s)
+	}
 	s.handler = s.routes()
 	return s
 }

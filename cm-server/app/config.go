@@ -32,6 +32,8 @@ var Settings = []config.Setting{
 	{Key: "cmapi.url", Default: "http://127.0.0.1:8081", Usage: "base URL of cm-api"},
 	{Key: "cmapi.token", Default: "", Usage: "bearer token presented to cm-api", Secret: true},
 	{Key: "cmapi.timeout", Default: "3s", Usage: "timeout of one call to cm-api"},
+	{Key: "trace.otlp_endpoint", Default: "", Usage: "OTLP/HTTP URL to export traces to, such as http://otel-collector:4318 (empty: no export)"},
+	{Key: "trace.sample_ratio", Default: "1", Usage: "share of new traces sampled, 0 to 1 (callers' sampling decisions are kept)"},
 	{Key: "log.level", Default: "info", Usage: "debug, info, warn or error"},
 	{Key: "log.format", Default: "auto", Usage: "json, text, or auto (text on a terminal)"},
 	{Key: "shutdown.drain_delay", Default: "0s", Usage: "time to keep serving after turning not-ready (about 5s behind a load balancer)"},
@@ -48,6 +50,8 @@ type Config struct {
 	CMAPIURL     string
 	CMAPIToken   string
 	CMAPITimeout time.Duration
+	OTLPEndpoint string
+	SampleRatio  float64
 	LogLevel     string
 	LogFormat    string
 	DrainDelay   time.Duration
@@ -80,6 +84,8 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		CMAPIURL:     v.Required("cmapi.url"),
 		CMAPIToken:   v.Secret("cmapi.token"),
 		CMAPITimeout: v.Duration("cmapi.timeout", false),
+		OTLPEndpoint: v.String("trace.otlp_endpoint"),
+		SampleRatio:  v.Float("trace.sample_ratio", 0, 1),
 		LogLevel:     v.OneOf("log.level", logging.Levels()...),
 		LogFormat:    v.OneOf("log.format", logging.Formats()...),
 		DrainDelay:   v.Duration("shutdown.drain_delay", true),

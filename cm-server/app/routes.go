@@ -13,7 +13,7 @@ import (
 // routes lists every route cm-server serves.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log))
+	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log, s.tracer))
 
 	r.Get("/", handleIndex())
 	r.Get("/static/*", handleStatic())

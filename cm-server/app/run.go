@@ -20,6 +20,7 @@ import (
 	"github.com/scalable-shop/shop/platform/httpserve"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
 	"github.com/scalable-shop/shop/platform/logging"
+	"github.com/scalable-shop/shop/platform/tracing"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -44,6 +45,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	tp, err := tracing.New(ctx, "cm-server", Version, cfg.OTLPEndpoint, cfg.SampleRatio)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx) // flushes spans still batched for export
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -55,6 +65,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteTimeout: cfg.WriteTimeout,
 		Log:          log,
 		Observe:      metrics.observeProduce,
+		Tracer:       tp.Tracer(),
 	})
 	lookups := cmapi.New(cfg.CMAPIURL, cfg.CMAPIToken, cfg.CMAPITimeout)
 
@@ -64,7 +75,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("config: http.addr %s cannot be used (%v); set %s_HTTP_ADDR to a free address", cfg.HTTPAddr, err, EnvPrefix)
 	}
 
-	srv := NewServer(log, producer, lookups, reg, metrics)
+	srv := NewServer(log, producer, lookups, reg, metrics, WithTracer(tp.Tracer()))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/scalable-shop/shop/contract"
 )
@@ -37,14 +39,25 @@ type Server struct {
 	lookup   PurchaseLookup
 	registry *prometheus.Registry
 	metrics  *metrics
+	tracer   trace.Tracer
 	handler  http.Handler
 	// shutdown turns /readyz to 503 so the load balancer drains us first.
 	shutdown atomic.Bool
 }
 
+// Option configures a Server beyond its required dependencies.
+type Option func(*Server)
+
+// WithTracer makes the server continue callers' traces with tracer; without it
+// spans are not recorded.
+func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
+
 // NewServer wires the routes over the given dependencies.
-func NewServer(log *slog.Logger, p Producer, l PurchaseLookup, reg *prometheus.Registry, m *metrics) *Server {
-	s := &Server{log: log, producer: p, lookup: l, registry: reg, metrics: m}
+func NewServer(log *slog.Logger, p Producer, l PurchaseLookup, reg *prometheus.Registry, m *metrics, opts ...Option) *Server {
+	s := &Server{log: log, producer: p, lookup: l, registry: reg, metrics: m, tracer: noop.NewTracerProvider().Tracer("")}
+	for _, o := range opts {
+		o(s)
+	}
 	s.handler = s.routes()
 	return s
 }

@@ -185,6 +185,16 @@ func (c *Values) Int(key string, min, max int) int {
 	return n
 }
 
+// Float returns a number within [min, max].
+func (c *Values) Float(key string, min, max float64) float64 {
+	s := c.String(key)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < min || f > max {
+		c.fail(key, s, fmt.Sprintf("must be a number from %g to %g", min, max))
+	}
+	return f
+}
+
 // Bool returns a boolean.
 func (c *Values) Bool(key string) bool {
 	s := c.String(key)

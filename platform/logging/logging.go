@@ -2,11 +2,14 @@
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Formats a logger can write.
@@ -44,7 +47,26 @@ func New(w io.Writer, service, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q is not one of %s", format, strings.Join(Formats(), ", "))
 	}
-	return slog.New(h).With("service", service), nil
+	return slog.New(traceHandler{h}).With("service", service), nil
+}
+
+// traceHandler adds the trace and span ids of the context to every record logged
+// with one (the *Context methods), so a log line leads to its trace.
+type traceHandler struct{ slog.Handler }
+
+func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{h.Handler.WithGroup(name)}
 }
 
 func isTerminal(w io.Writer) bool {

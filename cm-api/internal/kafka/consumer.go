@@ -14,10 +14,14 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/tracing"
 )
 
 // Store saves purchase events. Storing an event that is already stored must
@@ -37,6 +41,8 @@ type Observer struct {
 	StoreError func()
 	DeadLetter func(reason string)
 	Stats      func(kafka.ReaderStats)
+	// Lag is told the group's lag per partition every few seconds.
+	Lag func(partition int, lag int64)
 }
 
 // ConsumerOptions tune the consumer.
@@ -49,6 +55,9 @@ type ConsumerOptions struct {
 	SessionTimeout time.Duration
 	Log            *slog.Logger
 	Observe        Observer
+	// Tracer continues each purchase's trace from its record headers into a
+	// consumer span around its store write. Nil records no spans.
+	Tracer trace.Tracer
 }
 
 // Consumer moves events from the topic into the store.
@@ -70,6 +79,9 @@ type Consumer struct {
 
 // NewConsumer returns a consumer; Run starts it.
 func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consumer {
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	c := &Consumer{conn: conn, opts: opts, store: store}
 	c.r = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:  conn.Settings.Brokers,
@@ -225,6 +237,8 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 		return
 	}
 	if len(events) > 0 {
+		spans := c.startSpans(work, batch, events)
+		defer endSpans(spans)
 		start := time.Now()
 		ok := c.retry(ctx, "store", func() error {
 			inserted, dups, err := c.store.SavePurchases(work, events)
@@ -242,6 +256,12 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 			}
 			if c.opts.Observe.Stored != nil {
 				c.opts.Observe.Stored(inserted, dups, time.Since(start))
+			}
+			if c.opts.Log.Enabled(work, slog.LevelDebug) {
+				for i, e := range events {
+					c.opts.Log.DebugContext(spans[i].ctx, "purchase stored", "purchase_id", e.ID, "userid", e.UserID,
+						"partition", e.Partition, "offset", e.Offset)
+				}
 			}
 			return nil
 		})
@@ -270,6 +290,37 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	if err := c.r.CommitMessages(cctx, batch...); err != nil {
 		// Not lost: the events are stored, and a redelivery is a duplicate.
 		c.opts.Log.Warn("commit failed; the batch will be redelivered and skipped as duplicates", "err", err.Error(), "size", len(batch))
+	}
+}
+
+// msgSpan is a purchase's consumer span and the context that carries it.
+type msgSpan struct {
+	ctx  context.Context
+	span trace.Span
+}
+
+// startSpans opens, for each event, a span continuing the trace its producer
+// put in the record headers: the purchase's trace runs from the buy request to
+// its store write.
+func (c *Consumer) startSpans(ctx context.Context, batch []kafka.Message, events []cmapi.Delivery) []msgSpan {
+	headers := make(map[int64][]kafka.Header, len(batch))
+	for _, m := range batch {
+		headers[int64(m.Partition)<<48|m.Offset] = m.Headers
+	}
+	spans := make([]msgSpan, len(events))
+	for i, e := range events {
+		parent := tracing.Extract(ctx, headers[int64(e.Partition)<<48|e.Offset])
+		sctx, span := c.opts.Tracer.Start(parent, c.opts.Topic+" process", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("purchase.id", e.ID),
+				attribute.Int("messaging.kafka.destination.partition", e.Partition), attribute.Int64("messaging.kafka.offset", e.Offset)))
+		spans[i] = msgSpan{ctx: sctx, span: span}
+	}
+	return spans
+}
+
+func endSpans(spans []msgSpan) {
+	for _, s := range spans {
+		s.span.End()
 	}
 }
 
@@ -329,6 +380,7 @@ func (c *Consumer) retry(ctx context.Context, what string, op func() error) bool
 func (c *Consumer) watchStats(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	tick := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -347,6 +399,15 @@ func (c *Consumer) watchStats(ctx context.Context) {
 		}
 		if c.opts.Observe.Stats != nil {
 			c.opts.Observe.Stats(st)
+		}
+		if tick++; tick%5 == 0 && c.opts.Observe.Lag != nil {
+			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if lag, err := PartitionLag(lctx, c.conn, c.opts.Group, c.opts.Topic); err == nil {
+				for p, l := range lag {
+					c.opts.Observe.Lag(p, l)
+				}
+			}
+			cancel()
 		}
 	}
 }

@@ -10,9 +10,14 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/tracing"
 )
 
 // ProducerOptions tune the producer.
@@ -27,6 +32,9 @@ type ProducerOptions struct {
 	Log          *slog.Logger
 	// Observe, if set, is told the duration and result of every produce.
 	Observe func(time.Duration, error)
+	// Tracer makes a producer span per purchase, whose context travels in the
+	// record's headers to cm-api. Nil records no spans.
+	Tracer trace.Tracer
 }
 
 // Producer writes purchase events with acks=all, keyed by user id.
@@ -44,6 +52,9 @@ type Producer struct {
 // login, a missing topic or ACL) are logged at start, once, not only at the first
 // buy.
 func NewProducer(conn *kafkaconn.Conn, opts ProducerOptions) *Producer {
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	p := &Producer{
 		conn:    conn,
@@ -104,17 +115,20 @@ func (p *Producer) Produce(ctx context.Context, e contract.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WriteTimeout)
 	defer cancel()
+	ctx, span := p.opts.Tracer.Start(ctx, p.opts.Topic+" publish", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", p.opts.Topic), attribute.String("purchase.id", e.ID)))
+	defer span.End()
+	headers := []kafka.Header{{Key: contract.HeaderContentType, Value: []byte(contract.EventContentType)}}
+	tracing.Inject(ctx, &headers)
 	start := time.Now()
-	err = p.w.WriteMessages(ctx, kafka.Message{
-		Key:     []byte(e.UserID),
-		Value:   value,
-		Headers: []kafka.Header{{Key: contract.HeaderContentType, Value: []byte(contract.EventContentType)}},
-	})
+	err = p.w.WriteMessages(ctx, kafka.Message{Key: []byte(e.UserID), Value: value, Headers: headers})
 	if p.opts.Observe != nil {
 		p.opts.Observe(time.Since(start), err)
 	}
 	p.noteState(err)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return contract.Errorf(contract.EUnavailable, "the purchase could not be recorded right now; retry later")
 	}
 	return nil
