@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -696,5 +697,37 @@ func FuzzDecodeBuyRequest(f *testing.F) {
 			return
 		}
 		checkPurchase(t, body, now, p)
+	})
+}
+
+func FuzzParsePrice(f *testing.F) {
+	for _, s := range []string{"12.50", "12.5", "12", "0.01", "0.10", "1000000.00", "1000000.01", "999999.99",
+		"0", "0.00", "007", ".5", "12.", "12.345", "1e3", "NaN", "Infinity", "-1", "+1", " 1", "", "99999999", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cents, problem := contract.ParsePrice(s)
+		if problem != "" {
+			if cents != 0 {
+				t.Fatalf("ParsePrice(%q) = %d along with problem %q", s, cents, problem)
+			}
+			return
+		}
+		if cents < 1 || cents > contract.MaxPriceCents {
+			t.Fatalf("ParsePrice(%q) = %d, outside 1..%d", s, cents, contract.MaxPriceCents)
+		}
+		// Only plain decimals are accepted, and they mean what math/big says they mean.
+		if strings.Trim(s, "0123456789.") != "" || strings.Count(s, ".") > 1 {
+			t.Fatalf("ParsePrice accepted %q", s)
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok || r.Cmp(big.NewRat(cents, 100)) != 0 {
+			t.Fatalf("ParsePrice(%q) = %d cents, but the decimal is %v", s, cents, r)
+		}
+		// The formatted amount parses back to the same cents.
+		formatted := contract.FormatPrice(cents)
+		if back, problem := contract.ParsePrice(formatted); back != cents || problem != "" {
+			t.Fatalf("ParsePrice(FormatPrice(%d) = %q) = %d, %q", cents, formatted, back, problem)
+		}
 	})
 }
