@@ -27,7 +27,7 @@ free_port() {
 # start NAME CMD ARGS...: runs CMD in the background, logging to DIR/NAME.log.
 cluster_start() {
   local name=$1; shift
-  "$@" >"$CLUSTER_DIR/$name.log" 2>&1 &
+  "$@" >"$CLUSTER_DIR/$name.log" 2>&1 </dev/null 3>&- 4>&- &
   CLUSTER_PIDS+=("$!")
   CLUSTER_NAMES+=("$name")
   echo "$name $!" >>"$CLUSTER_DIR/pids"

@@ -34,15 +34,23 @@ OUT=$WORK/out.log
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# The script's own stdout/stderr: a signal's trap may run while a command's
+# redirection into $OUT is still in place.
+exec 3>&1 4>&2
+
 finish() {
   local rc=$?
+  exec 1>&3 2>&4
+  trap '' INT TERM
   cluster_down
   echo
   if ((FAILED)); then
     log "failed checks:"
     printf '  - %s\n' "${FAILURES[@]}"
   fi
-  log "test-cluster: $PASSED passed, $FAILED failed ($((SECONDS - T0))s)"
+  local note=""
+  ((rc >= 128)) && note=", interrupted"
+  log "test-cluster: $PASSED passed, $FAILED failed ($((SECONDS - T0))s$note)"
   if ((FAILED)) || ((rc)) || [ -n "${TEST_CLUSTER_KEEP:-}" ]; then
     log "logs and kubeconfig kept in $WORK"
   else
@@ -52,7 +60,8 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'log "interrupted: stopping" >&3; exit 130' INT
+trap 'log "terminated: stopping" >&3; exit 143' TERM
 
 pass() { PASSED=$((PASSED + 1)); log "PASS $1"; }
 fail() {
