@@ -94,9 +94,11 @@ replace (
 )
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/scalable-shop/shop/localstack v0.0.0
 	go.opentelemetry.io/otel v1.36.0
 	go.opentelemetry.io/otel/trace v1.36.0
+	golang.org/x/time v0.16.0
 )
 
 replace github.com/scalable-shop/shop/localstack => ../localstack

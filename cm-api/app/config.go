@@ -16,7 +16,10 @@ const EnvPrefix = "CM_API"
 // Settings lists every setting of cm-api with its default.
 var Settings = []config.Setting{
 	{Key: "http.addr", Default: ":8081", Usage: "listen address"},
+	{Key: "http.tls.cert_file", Default: "", Usage: "PEM certificate to serve HTTPS with (with http.tls.key_file; re-read when it changes); empty: plain HTTP"},
+	{Key: "http.tls.key_file", Default: "", Usage: "PEM key of http.tls.cert_file"},
 	{Key: "auth.token", Default: "", Usage: "bearer token cm-server must present", Secret: true},
+	{Key: "auth.token_grace", Default: "60s", Usage: "how long a token removed from auth.token_file (re-read within a second of a change; one token per line) is still accepted"},
 	{Key: "kafka.brokers", Default: "127.0.0.1:9092", Usage: "comma-separated Kafka bootstrap servers"},
 	{Key: "kafka.topic", Default: contract.TopicPurchases, Usage: "topic purchases are consumed from"},
 	{Key: "kafka.dlq_topic", Default: contract.TopicDLQ, Usage: "topic invalid events are copied to"},
@@ -35,6 +38,10 @@ var Settings = []config.Setting{
 	{Key: "mongo.database", Default: "shop", Usage: "database holding the purchases"},
 	{Key: "mongo.username", Default: "", Usage: "SCRAM user (instead of credentials in the URI)"},
 	{Key: "mongo.password", Default: "", Usage: "SCRAM password", Secret: true},
+	{Key: "mongo.tls.enabled", Default: "false", Usage: "connect to MongoDB over TLS"},
+	{Key: "mongo.tls.ca_file", Default: "", Usage: "PEM CA bundle for MongoDB TLS (system roots when empty)"},
+	{Key: "mongo.tls.cert_file", Default: "", Usage: "PEM client certificate for MongoDB mutual TLS"},
+	{Key: "mongo.tls.key_file", Default: "", Usage: "PEM client key for MongoDB mutual TLS"},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
 	{Key: "trace.otlp_endpoint", Default: "", Usage: "OTLP/HTTP URL to export traces to, such as http://otel-collector:4318 (empty: no export)"},
 	{Key: "trace.sample_ratio", Default: "1", Usage: "share of new traces sampled, 0 to 1 (callers' sampling decisions are kept)"},
@@ -48,6 +55,7 @@ var Settings = []config.Setting{
 type Config struct {
 	HTTPAddr       string
 	AuthToken      string
+	Security       SecurityConfig
 	Kafka          kafkaconn.Settings
 	Topic          string
 	DLQTopic       string
@@ -78,6 +86,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	c := Config{
 		HTTPAddr:  v.Addr("http.addr"),
 		AuthToken: v.Secret("auth.token"),
+		Security:  loadSecurity(v),
 		Kafka: kafkaconn.Settings{
 			Brokers:       v.AddrList("kafka.brokers"),
 			SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),

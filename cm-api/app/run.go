@@ -60,8 +60,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		_ = tp.Shutdown(sctx) // flushes spans still batched for export
 	}()
+	mongoTLS, err := cfg.Security.mongoTLS()
+	if err != nil {
+		return fmt.Errorf("config: %w (check %s_MONGO_TLS_CA_FILE, _CERT_FILE and _KEY_FILE)", err, EnvPrefix)
+	}
+	tokens, err := newServiceTokens(log, cfg.AuthToken, cfg.Security.TokenFile, cfg.Security.TokenGrace)
+	if err != nil {
+		return fmt.Errorf("config: auth.token_file: %w (set %s_AUTH_TOKEN_FILE)", err, EnvPrefix)
+	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
 	if err != nil {
 		return fmt.Errorf("config: %w (set %s_MONGO_URI to a mongodb:// URI)", err, EnvPrefix)
 	}
@@ -75,6 +83,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: http.addr %s cannot be used (%v); set %s_HTTP_ADDR to a free address", cfg.HTTPAddr, err, EnvPrefix)
 	}
+	if ln, err = cfg.Security.listen(ln, log); err != nil {
+		return fmt.Errorf("config: %w (check %s_HTTP_TLS_CERT_FILE and %s_HTTP_TLS_KEY_FILE)", err, EnvPrefix, EnvPrefix)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -85,7 +96,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
 		Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
 	})
-	srv := NewServer(log, cfg.AuthToken, store, consumer, reg, m, WithTracer(tp.Tracer()))
+	srv := NewServer(log, tokens.Primary(), store, consumer, reg, m, WithTracer(tp.Tracer()), WithServiceTokens(tokens))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -35,6 +35,7 @@ type ConsumerState interface {
 type Server struct {
 	log      *slog.Logger
 	token    string
+	tokens   *serviceTokens
 	cursors  cursorCodec
 	store    PurchaseStore
 	consumer ConsumerState

@@ -18,6 +18,8 @@ const EnvPrefix = "CM_SERVER"
 // and the chart's ConfigMap follow this list.
 var Settings = []config.Setting{
 	{Key: "http.addr", Default: ":8080", Usage: "listen address"},
+	{Key: "http.tls.cert_file", Default: "", Usage: "PEM certificate to serve HTTPS with (with http.tls.key_file; re-read when it changes); empty: plain HTTP"},
+	{Key: "http.tls.key_file", Default: "", Usage: "PEM key of http.tls.cert_file"},
 	{Key: "kafka.brokers", Default: "127.0.0.1:9092", Usage: "comma-separated Kafka bootstrap servers"},
 	{Key: "kafka.topic", Default: contract.TopicPurchases, Usage: "topic purchases are produced to"},
 	{Key: "kafka.sasl.mechanism", Default: "", Usage: "SASL mechanism: empty, scram-sha-512, scram-sha-256 or plain"},
@@ -30,7 +32,23 @@ var Settings = []config.Setting{
 	{Key: "kafka.batch_timeout", Default: "5ms", Usage: "how long the producer waits to fill a batch"},
 	{Key: "kafka.write_timeout", Default: "5s", Usage: "how long a buy waits for the broker's acknowledgement before answering 503"},
 	{Key: "cmapi.url", Default: "http://127.0.0.1:8081", Usage: "base URL of cm-api"},
-	{Key: "cmapi.token", Default: "", Usage: "bearer token presented to cm-api", Secret: true},
+	{Key: "cmapi.token", Default: "", Usage: "bearer token presented to cm-api; a cmapi.token_file is re-read within a second of a change (its first line is presented)", Secret: true},
+	{Key: "cmapi.ca_file", Default: "", Usage: "PEM CA bundle that signed cm-api's certificate (with an https:// cmapi.url; system roots when empty)"},
+	{Key: "auth.jwt.mode", Default: "off", Usage: "end-user authentication: off, hs256 (shared secret) or jwks (RS256/ES256 keys of auth.jwt.jwks_file)"},
+	{Key: "auth.jwt.secret", Default: "", Usage: "HS256 secret, at least 32 bytes (auth.jwt.secret_file is re-read on change)", Secret: true},
+	{Key: "auth.jwt.jwks_file", Default: "", Usage: "JSON Web Key Set file with the issuer's public keys (re-read on change)"},
+	{Key: "auth.jwt.issuer", Default: "", Usage: "required iss of tokens (empty: not checked)"},
+	{Key: "auth.jwt.audience", Default: "", Usage: "required aud of tokens (empty: not checked)"},
+	{Key: "auth.jwt.leeway", Default: "30s", Usage: "clock skew allowed on exp, nbf and iat"},
+	{Key: "ratelimit.enabled", Default: "false", Usage: "limit POST /buy per client (the token's subject with auth on, else the client IP)"},
+	{Key: "ratelimit.rate", Default: "5", Usage: "buys per second a client may make on average"},
+	{Key: "ratelimit.burst", Default: "10", Usage: "buys a client may make at once"},
+	{Key: "ratelimit.trust_forwarded", Default: "false", Usage: "take the client IP from the last X-Forwarded-For address (only behind an ingress that sets it)"},
+	{Key: "ratelimit.max_clients", Default: "100000", Usage: "most clients tracked at once; idle ones are forgotten"},
+	{Key: "cors.allowed_origins", Default: "", Usage: "comma-separated origins whose pages may call the API (empty: no CORS; * any, without credentials)"},
+	{Key: "cors.allow_credentials", Default: "false", Usage: "let cross-origin pages send cookies and Authorization with credentials mode"},
+	{Key: "cors.max_age", Default: "10m", Usage: "how long browsers may cache a preflight answer"},
+	{Key: "headers.hsts", Default: "tls", Usage: "Strict-Transport-Security: tls (on answers over TLS), always (behind a TLS ingress) or off"},
 	{Key: "cmapi.timeout", Default: "3s", Usage: "timeout of one call to cm-api"},
 	{Key: "trace.otlp_endpoint", Default: "", Usage: "OTLP/HTTP URL to export traces to, such as http://otel-collector:4318 (empty: no export)"},
 	{Key: "trace.sample_ratio", Default: "1", Usage: "share of new traces sampled, 0 to 1 (callers' sampling decisions are kept)"},
@@ -49,6 +67,7 @@ type Config struct {
 	WriteTimeout time.Duration
 	CMAPIURL     string
 	CMAPIToken   string
+	Security     SecurityConfig
 	CMAPITimeout time.Duration
 	OTLPEndpoint string
 	SampleRatio  float64
@@ -83,6 +102,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		WriteTimeout: v.Duration("kafka.write_timeout", false),
 		CMAPIURL:     v.Required("cmapi.url"),
 		CMAPIToken:   v.Secret("cmapi.token"),
+		Security:     loadSecurity(v),
 		CMAPITimeout: v.Duration("cmapi.timeout", false),
 		OTLPEndpoint: v.String("trace.otlp_endpoint"),
 		SampleRatio:  v.Float("trace.sample_ratio", 0, 1),

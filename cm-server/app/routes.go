@@ -15,11 +15,13 @@ func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log, s.tracer))
 
+	r.Use(s.securityHeaders, s.cors)
+
 	r.Get("/", handleIndex())
 	r.Get("/static/*", handleStatic())
-	r.Post("/buy", handleBuy(s.log, s.producer))
-	r.Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.lookup))
-	r.Get("/users/{userid}", handleUser(s.log, s.lookup))
+	r.With(s.requireUser, s.limitBuys).Post("/buy", handleBuy(s.log, s.ownPurchasesOnly()))
+	r.With(s.requireUser).Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.ownLookupsOnly()))
+	r.With(s.requireUser).Get("/users/{userid}", handleUser(s.log, s.ownLookupsOnly()))
 	r.Get("/healthz", httpjson.Healthz())
 	r.Get("/readyz", handleReadyz(s.log, &s.shutdown, s.producer, s.lookup))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

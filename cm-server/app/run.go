@@ -67,15 +67,27 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Observe:      metrics.observeProduce,
 		Tracer:       tp.Tracer(),
 	})
-	lookups := cmapi.New(cfg.CMAPIURL, cfg.CMAPIToken, cfg.CMAPITimeout)
+	sec, err := newSecurity(cfg.Security, log)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	cmapiOpts, err := cfg.Security.cmapiOptions(log)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	lookups := cmapi.New(cfg.CMAPIURL, cfg.CMAPIToken, cfg.CMAPITimeout, cmapiOpts...)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		producer.Close()
 		return fmt.Errorf("config: http.addr %s cannot be used (%v); set %s_HTTP_ADDR to a free address", cfg.HTTPAddr, err, EnvPrefix)
 	}
+	if ln, err = cfg.Security.listen(ln, log); err != nil {
+		producer.Close()
+		return fmt.Errorf("config: %w (check %s_HTTP_TLS_CERT_FILE and %s_HTTP_TLS_KEY_FILE)", err, EnvPrefix, EnvPrefix)
+	}
 
-	srv := NewServer(log, producer, lookups, reg, metrics, WithTracer(tp.Tracer()))
+	srv := NewServer(log, producer, lookups, reg, metrics, WithTracer(tp.Tracer()), WithSecurity(sec))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -39,6 +39,7 @@ type Server struct {
 	lookup   PurchaseLookup
 	registry *prometheus.Registry
 	metrics  *metrics
+	sec      *security
 	tracer   trace.Tracer
 	handler  http.Handler
 	// shutdown turns /readyz to 503 so the load balancer drains us first.

@@ -6,6 +6,7 @@ package mongo
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -29,6 +30,8 @@ type Options struct {
 	Username string
 	Password string
 	Timeout  time.Duration
+	// TLS, when set, is used for every connection (mongo.tls.*).
+	TLS *tls.Config
 }
 
 // Store is the purchases collection.
@@ -70,6 +73,9 @@ func Open(o Options) (*Store, error) {
 		SetServerSelectionTimeout(o.Timeout).
 		SetConnectTimeout(o.Timeout).
 		SetAppName("cm-api")
+	if o.TLS != nil {
+		opts.SetTLSConfig(o.TLS)
+	}
 	if o.Username != "" {
 		opts.SetAuth(options.Credential{Username: o.Username, Password: o.Password, AuthSource: o.Database})
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scalable-shop/shop/contract"
+	"github.com/scalable-shop/shop/platform/tlsconf"
 )
 
 // maxResponseBytes bounds what we read from cm-api: a page of 100 purchases is far
@@ -23,15 +24,20 @@ const maxResponseBytes = 4 << 20
 type Client struct {
 	base    string
 	token   string
+	tokenFn func() string
 	timeout time.Duration
 	http    *http.Client
 }
 
 // New returns a client of the cm-api at base (e.g. http://cm-api:8081).
-func New(base, token string, timeout time.Duration) *Client {
+func New(base, token string, timeout time.Duration, opts ...Option) *Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
-	return &Client{base: strings.TrimRight(base, "/"), token: token, timeout: timeout, http: &http.Client{Transport: t}}
+	c := &Client{base: strings.TrimRight(base, "/"), token: token, timeout: timeout, http: &http.Client{Transport: t}}
+	for _, o := range opts {
+		o(c, t)
+	}
+	return c
 }
 
 // Purchases returns one page of a user's purchases.
@@ -64,11 +70,11 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+c.bearer())
 	req.Header.Set("Accept", "application/json")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w (cm-api at %s: %v)", unavailable(), c.base, err)
+		return fmt.Errorf("%w (cm-api at %s: %v)", unavailable(), c.base, tlsconf.Explain(err, "CM_SERVER_CMAPI_CA_FILE"))
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
