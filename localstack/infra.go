@@ -7,6 +7,7 @@ package localstack
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,6 +39,9 @@ type KafkaOptions struct {
 	Users map[string]string
 	// Partitions of the purchases topic; contract.DefaultPartitions when zero.
 	Partitions int
+	// TLS, when set, makes the listener speak TLS only (with ClientAuth and
+	// ClientCAs set, it requires client certificates).
+	TLS *tls.Config
 }
 
 // StartKafka starts a one-broker cluster with the shop's topics created.
@@ -64,6 +68,9 @@ func StartKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
 	}
 	if len(o.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "admin", "admin"))
@@ -95,6 +102,10 @@ type Mongo struct {
 type MongoOptions struct {
 	Addr    string // "127.0.0.1:0" picks a free port
 	DataDir string // SQLite files; required
+	// TLSCertFile and TLSKeyFile, when set, make Addr a TLS-only listener (the URI
+	// then carries tls=true); with TLSCAFile it requires client certificates
+	// signed by that CA.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
 }
 
 // StartMongo starts FerretDB with the SQLite backend on DataDir.
@@ -109,8 +120,12 @@ func StartMongo(o MongoOptions) (*Mongo, error) {
 	if err != nil {
 		return nil, err
 	}
+	listener := ferretdb.ListenerConfig{TCP: o.Addr}
+	if o.TLSCertFile != "" {
+		listener = ferretdb.ListenerConfig{TLS: o.Addr, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile, TLSCAFile: o.TLSCAFile}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: o.Addr},
+		Listener:  listener,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
 		// FerretDB is chatty at info; its errors are all we want beside ours.

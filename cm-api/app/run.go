@@ -96,7 +96,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
 		Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
 	})
-	srv := NewServer(log, tokens.Primary(), store, consumer, reg, m, WithTracer(tp.Tracer()), WithServiceTokens(tokens))
+	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, consumer, reg, m, WithTracer(tp.Tracer()), WithServiceTokens(tokens))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -52,6 +53,14 @@ func (c SecurityConfig) mongoTLS() (*tls.Config, error) {
 		return nil, nil
 	}
 	return tlsconf.Client("mongo", c.MongoCA, c.MongoCert, c.MongoKey)
+}
+
+// tlsExplained makes the store's ping (readiness) say what a TLS failure means
+// and which setting fixes it.
+type tlsExplained struct{ PurchaseStore }
+
+func (s tlsExplained) Ping(ctx context.Context) error {
+	return tlsconf.Explain(s.PurchaseStore.Ping(ctx), EnvPrefix+"_MONGO_TLS_CA_FILE")
 }
 
 // listen wraps ln in TLS when a certificate is configured; the certificate is

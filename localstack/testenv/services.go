@@ -22,8 +22,10 @@ const Token = "test-service-token"
 type Service struct {
 	URL  string
 	Logs *SyncBuffer
-	stop context.CancelFunc
-	done chan error
+	// Client reaches URL: over HTTPS it trusts the test CA (RunAPITLS).
+	Client *http.Client
+	stop   context.CancelFunc
+	done   chan error
 }
 
 // Stop cancels the service as SIGTERM would and returns Run's error.
@@ -60,10 +62,19 @@ func RunServer(tb testing.TB, env map[string]string) *Service {
 
 func run(tb testing.TB, fn runFunc, prefix string, env map[string]string) *Service {
 	tb.Helper()
+	return runWith(tb, fn, prefix, env, nil)
+}
+
+// runWith is run with client speaking HTTPS to the service (nil: plain HTTP).
+func runWith(tb testing.TB, fn runFunc, prefix string, env map[string]string, client *http.Client) *Service {
+	tb.Helper()
 	addr := FreeAddr(tb)
 	env = merge(map[string]string{prefix + "_HTTP_ADDR": addr, prefix + "_LOG_FORMAT": "json"}, env)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{URL: "http://" + addr, Logs: &SyncBuffer{}, stop: cancel, done: make(chan error, 1)}
+	s := &Service{URL: "http://" + addr, Client: http.DefaultClient, Logs: &SyncBuffer{}, stop: cancel, done: make(chan error, 1)}
+	if client != nil {
+		s.URL, s.Client = "https://"+addr, client
+	}
 	go func() { s.done <- fn(ctx, nil, func(k string) string { return env[k] }, s.Logs, s.Logs) }()
 	var once sync.Once
 	tb.Cleanup(func() {
@@ -85,7 +96,7 @@ func run(tb testing.TB, fn runFunc, prefix string, env map[string]string) *Servi
 			tb.Fatalf("%s exited at start: %v\n%s", prefix, err, s.Logs.String())
 		default:
 		}
-		res, err := http.Get(s.URL + "/healthz")
+		res, err := s.Client.Get(s.URL + "/healthz")
 		if err != nil {
 			return false
 		}

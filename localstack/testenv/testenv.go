@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ type Kafka struct {
 	addr     string
 	dataDir  string
 	users    map[string]string // SASL users of the embedded broker
+	tls      *kafkaTLS         // TLS listener of the embedded broker (tls.go)
 }
 
 // External reports whether the environment names an external broker.
@@ -94,12 +96,13 @@ func StartKafkaSASL(tb testing.TB) *Kafka {
 func (k *Kafka) start(tb testing.TB) {
 	tb.Helper()
 	var err error
-	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir, Users: k.users})
+	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir, Users: k.users, TLS: k.tls.server()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	k.addr = k.embedded.Addr()
 	k.Settings = kafkaconn.Settings{Brokers: []string{k.addr}}
+	k.tls.settings(&k.Settings)
 	if len(k.users) > 0 {
 		// localstack.StartKafka makes admin/admin the super user.
 		k.Settings.SASLMechanism, k.Settings.Username, k.Settings.Password = kafkaconn.MechanismSCRAMSHA512, "admin", "admin"
@@ -244,6 +247,7 @@ func (k *Kafka) env(prefix, user, pass string, extra map[string]string) map[stri
 		env[prefix+"_KAFKA_SASL_USERNAME"] = user
 		env[prefix+"_KAFKA_SASL_PASSWORD"] = pass
 	}
+	k.tls.env(prefix, env)
 	for key, v := range extra {
 		env[key] = v
 	}
@@ -344,6 +348,7 @@ type Mongo struct {
 	embedded *localstack.Mongo
 	addr     string
 	dataDir  string
+	tls      *mongoTLS // TLS listener of the embedded server (tls.go)
 }
 
 // StartMongo starts FerretDB on a temporary folder (MONGO_URI names an external
@@ -368,13 +373,18 @@ func StartMongo(tb testing.TB) *Mongo {
 func (m *Mongo) start(tb testing.TB) {
 	tb.Helper()
 	var err error
-	m.embedded, err = localstack.StartMongo(localstack.MongoOptions{Addr: m.addr, DataDir: m.dataDir})
+	opts := localstack.MongoOptions{Addr: m.addr, DataDir: m.dataDir}
+	m.tls.options(&opts)
+	m.embedded, err = localstack.StartMongo(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	m.URI = m.embedded.URI()
-	host := strings.TrimSuffix(strings.TrimPrefix(m.URI, "mongodb://"), "/")
-	m.addr = host
+	u, err := url.Parse(m.URI)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m.addr = u.Host
 }
 
 // Stop stops the embedded server, keeping its data.
@@ -392,5 +402,7 @@ func (m *Mongo) Start(tb testing.TB) {
 
 // APIEnv is the MongoDB part of cm-api's environment.
 func (m *Mongo) APIEnv() map[string]string {
-	return map[string]string{"CM_API_MONGO_URI": m.URI, "CM_API_MONGO_DATABASE": m.Database}
+	env := map[string]string{"CM_API_MONGO_URI": m.URI, "CM_API_MONGO_DATABASE": m.Database}
+	m.tls.env(env)
+	return env
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/scalable-shop/shop/platform/tlsconf"
 )
 
 // SASL mechanisms accepted in configuration.
@@ -192,6 +194,8 @@ func (c *Conn) Explain(err error) error {
 		return &explained{fmt.Sprintf("kafka topic missing, or user %q may not see it (%v): create the topic (the kafka chart and the local stack do), and grant the user Describe on it in the KafkaUser of the kafka chart", s.Username, err), err}
 	case errors.Is(err, kafka.UnknownTopicOrPartition):
 		return &explained{fmt.Sprintf("kafka topic missing (%v): create it (the kafka chart and the local stack do) before starting the service", err), err}
+	case s.TLS && tlsconf.Hint(err, "") != "":
+		return &explained{fmt.Sprintf("kafka at %s: %v: %s", strings.Join(s.Brokers, ","), err, tlsconf.Hint(err, s.EnvPrefix+"_KAFKA_TLS_CA_FILE")), err}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &opErr):
 		return &explained{fmt.Sprintf("cannot reach kafka at %s (%v): check %s_KAFKA_BROKERS and that the brokers are up", strings.Join(s.Brokers, ","), err, s.EnvPrefix), err}
 	default:

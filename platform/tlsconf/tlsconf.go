@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/scalable-shop/shop/platform/secretfile"
@@ -116,36 +117,40 @@ func (r *reloader) get() (*tls.Certificate, error) {
 
 // Explain returns err with a hint when it is a TLS failure: which side is wrong
 // and which setting fixes it. caSetting names the CA setting of the client, e.g.
-// "CM_SERVER_CMAPI_CA_FILE". Other errors come back unchanged.
+// "CM_SERVER_CMAPI_CA_FILE". Other errors come back unchanged. Drivers that
+// flatten their errors into text (the MongoDB driver's server selection error)
+// are recognised by the standard library's messages.
 func Explain(err error, caSetting string) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		unknown  x509.UnknownAuthorityError
-		invalid  x509.CertificateInvalidError
-		hostname x509.HostnameError
-		verify   *tls.CertificateVerificationError
-		record   tls.RecordHeaderError
-	)
-	switch {
-	case errors.As(err, &unknown):
-		return fmt.Errorf("%w: the server's certificate is not signed by a trusted CA; set %s to the CA bundle that signed it", err, caSetting)
-	case errors.As(err, &hostname):
-		return fmt.Errorf("%w: the server's certificate does not name the host dialled; connect by a name the certificate lists", err)
-	case errors.As(err, &invalid):
-		return fmt.Errorf("%w: the server's certificate is not valid (expired, or not for serving); renew it", err)
-	case errors.As(err, &verify):
-		return fmt.Errorf("%w: the server's certificate failed verification; check %s", err, caSetting)
-	case errors.As(err, &record):
-		return fmt.Errorf("%w: the server does not speak TLS on this port; turn TLS off for it or use its TLS port", err)
-	case isRemote(err):
-		return fmt.Errorf("%w: the server refused the TLS handshake (it may require a client certificate)", err)
+	if h := Hint(err, caSetting); h != "" {
+		return fmt.Errorf("%w: %s", err, h)
 	}
 	return err
 }
 
-func isRemote(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "remote error"
+// Hint is the advice Explain adds to err, or "" for an error that is not about TLS.
+func Hint(err error, caSetting string) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+		record   tls.RecordHeaderError
+		op       *net.OpError
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknown) || strings.Contains(msg, "x509: certificate signed by unknown authority"):
+		return "the server's certificate is not signed by a trusted CA; set " + caSetting + " to the CA bundle that signed it"
+	case errors.As(err, &hostname) || strings.Contains(msg, "x509: certificate is valid for"):
+		return "the server's certificate does not name the host dialled; connect by a name the certificate lists"
+	case errors.As(err, &invalid) || strings.Contains(msg, "x509: certificate has expired"):
+		return "the server's certificate is not valid (expired, or not for serving); renew it"
+	case errors.As(err, &record) || strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return "the server does not speak TLS on this port; turn TLS off for it or use its TLS port"
+	case errors.As(err, &op) && op.Op == "remote error" || strings.Contains(msg, "remote error: tls:"):
+		return "the server refused the TLS handshake (it may require a client certificate)"
+	}
+	return ""
 }
