@@ -33,15 +33,31 @@ flock 9
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-build() { # name dir ldflags pkg
-  local name=$1 dir=$2 ldflags=$3 pkg=$4
-  [ -x "$BIN/$name" ] && return 0
-  log "building $name (first run only)"
+# A binary is rebuilt when its stamp (version + the go.sum it was built from)
+# differs, so bumping a version in a go.mod never reuses a stale binary.
+stamp_of() { # version dir
+  echo "$1 $(sha256sum <"$2/go.sum" | cut -c1-16) $(go env GOVERSION)"
+}
+fresh() { # name stamp
+  [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.stamp" 2>/dev/null)" == "$2" ]
+}
+
+build() { # name version dir ldflags pkg
+  local name=$1 version=$2 dir=$3 ldflags=$4 pkg=$5 stamp
+  stamp=$(stamp_of "$version" "$dir")
+  fresh "$name" "$stamp" && return 0
+  log "building $name $version (first run only)"
   local start=$SECONDS
   (cd "$dir" && nice -n 10 go build -ldflags "$ldflags" -o "$tmp/$name" "$pkg")
   mv "$tmp/$name" "$BIN/$name"
+  echo "$stamp" >"$BIN/.$name.stamp"
   log "built $name in $((SECONDS - start))s"
 }
+
+grep -q "k8s.io/kubernetes $K8S_VERSION" "$here/tools/go.mod" ||
+  { log "tools/go.mod does not require k8s.io/kubernetes $K8S_VERSION"; exit 1; }
+grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$here/etcd/go.mod" ||
+  { log "etcd/go.mod does not require go.etcd.io/etcd/server/v3 $ETCD_VERSION"; exit 1; }
 
 ver=${K8S_VERSION#v}
 K8S_LDFLAGS="-s -w \
@@ -53,19 +69,23 @@ K8S_LDFLAGS="-s -w \
  -X k8s.io/client-go/pkg/version.gitMajor=${ver%%.*} \
  -X k8s.io/client-go/pkg/version.gitMinor=$(echo "$ver" | cut -d. -f2)"
 
-build etcd "$here/etcd" "-s -w" .
+build etcd "$ETCD_VERSION" "$here/etcd" "-s -w" .
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  build "$c" "$here/tools" "$K8S_LDFLAGS" "k8s.io/kubernetes/cmd/$c"
+  build "$c" "$K8S_VERSION" "$here/tools" "$K8S_LDFLAGS" "k8s.io/kubernetes/cmd/$c"
 done
 
-if [ ! -x "$BIN/kwok" ]; then
+kwok_stamp="$KWOK_VERSION $(go env GOVERSION)"
+if ! fresh kwok "$kwok_stamp"; then
   log "installing kwok $KWOK_VERSION (first run only)"
+  start=$SECONDS
   GOBIN="$tmp" nice -n 10 go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$tmp/kwok" "$BIN/kwok"
+  echo "$kwok_stamp" >"$BIN/.kwok.stamp"
+  log "built kwok in $((SECONDS - start))s"
 fi
 
 # kwok's stage files come from its module in the Go module cache (not the repo).
-if [ ! -f "$OUT/stages/.done" ]; then
+if [ "$(cat "$OUT/stages/.done" 2>/dev/null)" != "$KWOK_VERSION" ]; then
   dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   rm -rf "$OUT/stages"
   mkdir -p "$OUT/stages"
@@ -74,7 +94,7 @@ if [ ! -f "$OUT/stages/.done" ]; then
     cp "$dir/kustomize/stage/$s/"*.yaml "$OUT/stages/$s/"
   done
   chmod -R u+w "$OUT/stages"
-  touch "$OUT/stages/.done"
+  echo "$KWOK_VERSION" >"$OUT/stages/.done"
 fi
 
 echo "$OUT"

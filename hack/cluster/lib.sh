@@ -9,7 +9,8 @@
 #   cluster_down       stop everything cluster_up started, by PID, newest first
 # Call cluster_down from an EXIT trap so a failure never leaves processes behind.
 #
-# Needs: the binaries from build.sh, openssl, curl, python3.
+# Needs: go (build.sh builds the binaries once), openssl, curl, python3 with
+# PyYAML (Debian: python3-yaml).
 
 CLUSTER_HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLUSTER_PIDS=()
@@ -59,7 +60,19 @@ cluster_check_alive() {
   done
 }
 
+# cluster_prereqs fails with a list of what is missing on this machine.
+cluster_prereqs() {
+  local c missing=()
+  for c in go openssl curl python3; do command -v "$c" >/dev/null || missing+=("$c"); done
+  python3 -c 'import yaml' 2>/dev/null || missing+=("python3-yaml (PyYAML)")
+  if ((${#missing[@]})); then
+    clog "missing on this machine: ${missing[*]}"
+    return 1
+  fi
+}
+
 cluster_up() {
+  cluster_prereqs || return 1
   CLUSTER_DIR=$1
   mkdir -p "$CLUSTER_DIR"
   : >"$CLUSTER_DIR/pids"

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Functions run through traps and variables (SC2317) and arrays read through
+# namerefs (SC2034) look unused to shellcheck.
+# shellcheck disable=SC2317,SC2034
 # make test-cluster: installs every chart into a real (local, Docker-free)
 # Kubernetes control plane and checks what static checks cannot see:
 # immutable fields, defaulting, admission, CRD schemas.
@@ -17,7 +20,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
+ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || cd "$HERE/../.." && pwd)
 CRDS_DIR=${SHOP_CRDS_DIR:-$ROOT/../shared/crds}
 POSTRENDER=$HERE/postrender.py
 VALUES=$HERE/values
@@ -84,7 +87,9 @@ refuse() {
     fail "$name (it was accepted)"
   elif grep -Eq -- "$pattern" "$OUT"; then
     pass "$name"
+    # the matching line, and the next one when it holds the details (schema errors)
     grep -Em1 -- "$pattern" "$OUT" | cut -c1-300 | sed 's/^/       > /'
+    grep -E -- "^- at '" "$OUT" | head -n 3 | cut -c1-300 | sed 's/^/       > /' # schema details
   else
     fail "$name (failed, but not with /$pattern/)"
   fi
@@ -196,6 +201,10 @@ test_chart() {
   if [ ! -f "$chart/Chart.yaml" ]; then
     : >"$OUT"; fail "$name: no chart at $chart"; return
   fi
+  # Work on a snapshot, so every step of the run sees the same chart even if
+  # someone edits it meanwhile.
+  rm -rf "$WORK/charts/$name" && mkdir -p "$WORK/charts" && cp -R "$chart" "$WORK/charts/$name" &&
+    chart=$WORK/charts/$name
 
   if grep -q '^dependencies:' "$chart/Chart.yaml"; then
     check "$name: dependencies resolve" "$HELM" dependency build "$chart" --skip-refresh
@@ -397,7 +406,7 @@ test_gateway() {
     "$(k get httproute -n "$ns" -l "app.kubernetes.io/instance=$rel" -o name)" ""
   refuse "gateway: the API server (Gateway API CRD schema) refuses an invalid HTTPRoute hostname" \
     "spec.hostnames" \
-    "$HELM" upgrade "$rel" "$CHART_cm_server" -n "$ns" "${BASE_cm_server[@]}" --post-renderer "$POSTRENDER" \
+    "$HELM" upgrade "$rel" "$WORK/charts/cm-server" -n "$ns" "${BASE_cm_server[@]}" --post-renderer "$POSTRENDER" \
     --post-renderer-args HTTPRoute --post-renderer-args spec.hostnames --post-renderer-args '["-not a hostname-"]'
 }
 
@@ -435,7 +444,9 @@ if [ ! -d "$CRDS_DIR" ]; then
 fi
 check "CRDs from $CRDS_DIR installed" \
   k apply --server-side -R -f "$CRDS_DIR" --force-conflicts
-check "CRDs established" k wait --for=condition=Established crd --all --timeout=60s
+# (kubectl wait errors out instead of waiting on a CRD that has no status yet)
+check "CRDs established" \
+  cluster_wait_for "CRDs established" 60 k wait --for=condition=Established crd --all --timeout=5s
 if want gateway; then
   # The HTTPRoute is enabled so the server sees it (off by default).
   BASE_cm_server+=(--set httpRoute.enabled=true)
