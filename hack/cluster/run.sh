@@ -6,7 +6,7 @@
 #   hack/cluster/run.sh kubectl get nodes
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || cd "$HERE/../.." && pwd)
+ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || { cd "$HERE/../.." && pwd; })
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 

@@ -20,7 +20,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || cd "$HERE/../.." && pwd)
+ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || { cd "$HERE/../.." && pwd; })
 CRDS_DIR=${SHOP_CRDS_DIR:-$ROOT/../shared/crds}
 POSTRENDER=$HERE/postrender.py
 VALUES=$HERE/values
