@@ -2,6 +2,9 @@ package charts
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -291,5 +294,81 @@ func TestConfigChangeRollsPods(t *testing.T) {
 				t.Errorf("%s=rotated does not change checksum/secret", secretKey)
 			}
 		})
+	}
+}
+
+// settingKey finds the keys in a service's Settings list (app/config.go).
+var settingKey = regexp.MustCompile(`\{Key: "([a-z0-9_.]+)"[^}]*?(Secret: true)?\}`)
+
+// knownSettings reads the setting names a service accepts from its source, so
+// that the chart never renders a key the service would refuse at start-up.
+func knownSettings(t testing.TB, service string) map[string]bool {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoRoot, service, "app", "config.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, m := range settingKey.FindAllStringSubmatch(string(src), -1) {
+		known[m[1]] = true
+		if m[2] != "" {
+			known[m[1]+"_file"] = true
+		}
+	}
+	if len(known) < 10 {
+		t.Fatalf("found only %d settings in %s/app/config.go; has the Settings list moved?", len(known), service)
+	}
+	return known
+}
+
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if mm, ok := v.(map[string]any); ok {
+			flatten(key, mm, out)
+		} else {
+			out[key] = v
+		}
+	}
+}
+
+// Every key of the rendered config.yaml and every CM_* variable is a setting the
+// service knows (it refuses unknown ones at start-up).
+func TestConfigKeysAreKnownSettings(t *testing.T) {
+	for _, c := range serviceCharts {
+		known := knownSettings(t, c.name)
+		prefix := map[string]string{"cm-server": "CM_SERVER_", "cm-api": "CM_API_"}[c.name]
+		for _, vs := range c.valueSets(t) {
+			t.Run(c.name+"/"+vs.name, func(t *testing.T) {
+				t.Parallel()
+				objs := c.render(t, vs.args...)
+				flat := map[string]any{}
+				flatten("", serviceConfig(t, objs), flat)
+				for k := range flat {
+					if !known[k] {
+						t.Errorf("config.yaml sets %q, which %s does not know", k, c.name)
+					}
+				}
+				dep := one[*appsv1.Deployment](t, objs)
+				for _, e := range mainContainer(t, dep, c.name).Env {
+					name, ok := strings.CutPrefix(e.Name, prefix)
+					if !ok || name == "CONFIG" {
+						continue
+					}
+					found := false
+					for k := range known {
+						if strings.ToUpper(strings.NewReplacer(".", "_").Replace(k)) == name {
+							found = true
+						}
+					}
+					if !found {
+						t.Errorf("env %s is no setting of %s", e.Name, c.name)
+					}
+				}
+			})
+		}
 	}
 }

@@ -105,6 +105,13 @@ Whether Kafka needs a SASL password.
 {{- end }}
 
 {{/*
+The end-user JWT mode ("off" when unset).
+*/}}
+{{- define "cm-server.jwtMode" -}}
+{{- dig "auth" "jwt" "mode" "off" .Values.config }}
+{{- end }}
+
+{{/*
 Seconds in a Go duration ("15s", "1m30s", "500ms"), as a float.
 */}}
 {{- define "cm-server.durationSeconds" -}}
@@ -131,6 +138,16 @@ the Deployment, so a bad combination fails the render with a readable message.
 {{- end }}
 {{- if and (include "cm-server.kafkaSASL" .) (not .Values.config.kafka.sasl.username) }}
 {{- fail "\n\ncm-server: config.kafka.sasl.username is empty while config.kafka.sasl.mechanism is set." }}
+{{- end }}
+{{- $jwt := include "cm-server.jwtMode" . }}
+{{- if and (eq $jwt "hs256") (not .Values.secrets.existingSecret) (not .Values.secrets.jwtSecret) }}
+{{- fail "\n\ncm-server: config.auth.jwt.mode is hs256 but no secret is given. Set secrets.existingSecret to a Secret holding the key \"jwt-secret\", or set secrets.jwtSecret." }}
+{{- end }}
+{{- if and .Values.secrets.jwtSecret (lt (len .Values.secrets.jwtSecret) 32) }}
+{{- fail "\n\ncm-server: secrets.jwtSecret must be at least 32 bytes long." }}
+{{- end }}
+{{- if and (eq $jwt "jwks") (not .Values.jwks.configMap) }}
+{{- fail "\n\ncm-server: config.auth.jwt.mode is jwks but jwks.configMap names no ConfigMap with the issuer's keys." }}
 {{- end }}
 {{- $shutdown := addf (include "cm-server.durationSeconds" .Values.config.shutdown.drain_delay | float64) (include "cm-server.durationSeconds" .Values.config.shutdown.timeout | float64) }}
 {{- if le (float64 .Values.terminationGracePeriodSeconds) $shutdown }}
