@@ -204,7 +204,7 @@ func describe(err error) string {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return "the token is not meant for this service (audience)"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "the token lacks a required claim (exp and sub are required)"
+		return "the token lacks a required claim (exp, sub, and iss and aud when checked)"
 	case errors.Is(err, errNoKey):
 		return "no key verifies the token (unknown kid)"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"),

@@ -61,6 +61,18 @@ func normalizeOrigin(o string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
+// allow sets the headers that let the page of origin read the answer.
+func (p *corsPolicy) allow(h http.Header, origin string) {
+	if p.any && !p.credentials {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	if p.credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+}
+
 func (p *corsPolicy) allowed(origin string) bool {
 	return p.any || p.origins[strings.ToLower(origin)]
 }
@@ -94,15 +106,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if p.any && !p.credentials {
-			h.Set("Access-Control-Allow-Origin", "*")
-		} else {
-			h.Set("Access-Control-Allow-Origin", origin)
-		}
-		if p.credentials {
-			h.Set("Access-Control-Allow-Credentials", "true")
-		}
 		if !preflight {
+			p.allow(h, origin)
 			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 			next.ServeHTTP(w, r)
 			return
@@ -124,6 +129,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			}
 			asked = append(asked, f)
 		}
+		p.allow(h, origin)
 		h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
 		if len(asked) > 0 {
 			h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
