@@ -146,6 +146,7 @@ EOF
   cluster_start kube-controller-manager "$CLUSTER_BIN/kube-controller-manager" \
     --kubeconfig="$KUBECONFIG" \
     --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
+    --authentication-skip-lookup \
     --bind-address=127.0.0.1 --secure-port="$(free_port)" \
     --leader-elect=false \
     --service-account-private-key-file="$d/sa.key" \
@@ -157,6 +158,7 @@ EOF
   cluster_start kube-scheduler "$CLUSTER_BIN/kube-scheduler" \
     --kubeconfig="$KUBECONFIG" \
     --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
+    --authentication-skip-lookup \
     --bind-address=127.0.0.1 --secure-port="$(free_port)" \
     --leader-elect=false --profiling=false
 

@@ -25,7 +25,7 @@ CRDS_DIR=${SHOP_CRDS_DIR:-$ROOT/../shared/crds}
 POSTRENDER=$HERE/postrender.py
 VALUES=$HERE/values
 
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$HERE/lib.sh"
 
 T0=$SECONDS
