@@ -147,7 +147,8 @@ func Hint(err error, caSetting string) string {
 		return "the server's certificate does not name the host dialled; connect by a name the certificate lists"
 	case errors.As(err, &invalid) || strings.Contains(msg, "x509: certificate has expired"):
 		return "the server's certificate is not valid (expired, or not for serving); renew it"
-	case errors.As(err, &record) || strings.Contains(msg, "first record does not look like a TLS handshake"):
+	case errors.As(err, &record) || strings.Contains(msg, "first record does not look like a TLS handshake") ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		return "the server does not speak TLS on this port; turn TLS off for it or use its TLS port"
 	case errors.As(err, &op) && op.Op == "remote error" || strings.Contains(msg, "remote error: tls:"):
 		return "the server refused the TLS handshake (it may require a client certificate)"
