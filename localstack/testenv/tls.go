@@ -154,7 +154,7 @@ func (ca *CA) HTTPClient(client *KeyPair) *http.Client {
 // certificate the services present when it requires one.
 type kafkaTLS struct {
 	ca     *CA
-	cert   KeyPair // the broker's
+	cert   KeyPair  // the broker's
 	client *KeyPair // mutual TLS when set
 }
 
