@@ -35,8 +35,12 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	mongoTLS, err := cfg.Security.mongoTLS()
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
