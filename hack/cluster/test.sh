@@ -69,7 +69,12 @@ trap 'log "terminated: stopping" >&3; exit 143' TERM
 pass() { PASSED=$((PASSED + 1)); log "PASS $1"; }
 fail() {
   FAILED=$((FAILED + 1)); FAILURES+=("$1"); log "FAIL $1"
-  [ -s "$OUT" ] && tail -n 25 "$OUT" | sed 's/^/       | /'
+  # the error lines when there are any, else the end of the output
+  if grep -qiE 'error|invalid|fail' "$OUT" 2>/dev/null; then
+    grep -iE 'error|invalid|fail' "$OUT" | head -n 15 | cut -c1-400 | sed 's/^/       | /'
+  elif [ -s "$OUT" ]; then
+    tail -n 25 "$OUT" | sed 's/^/       | /'
+  fi
   return 0
 }
 
