@@ -140,12 +140,24 @@ export async function api(pathAndQuery, init = {}) {
   return { status: res.status, body };
 }
 
+// buyViaAPI posts a purchase, waiting out a 429 or 503 as its Retry-After says
+// (with ratelimit.enabled a burst of set-up purchases may be throttled).
 export async function buyViaAPI(purchase) {
-  return api("buy", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(purchase),
-  });
+  const key = `setup-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${SHOP_URL}/buy`, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify(purchase),
+    });
+    const body = await res.json();
+    if ((res.status === 429 || res.status === 503) && attempt < 20) {
+      const wait = Number(res.headers.get("Retry-After")) || 1;
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      continue;
+    }
+    return { status: res.status, body };
+  }
 }
 
 // allPurchases returns every purchase of a user, newest first, following cursors.
