@@ -255,6 +255,8 @@
   // top, keeping the older pages already loaded and their cursor.
   function mergeNewest(page) {
     if (list.ids.size === 0) {
+      // The list was empty: this is its first page again, not an older one.
+      list.pages = 0;
       return appendPage(page);
     }
     const fresh = (page.purchases || []).filter((p) => !list.ids.has(p.id));
