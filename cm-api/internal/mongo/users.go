@@ -79,33 +79,47 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	if len(changed) == 0 {
 		return nil
 	}
-	models := make([]mongo.WriteModel, 0, len(changed))
-	replaces := int64(0)
+	// Inserts first, then replaces: the driver sends a run of one kind as one
+	// command, so this makes two commands instead of one per change of kind.
+	var inserts, replaces []mongo.WriteModel
 	for _, sum := range changed {
 		doc := docOf(sum)
 		doc.Version = sum.Version + 1
 		if sum.Version == 0 {
-			models = append(models, mongo.NewInsertOneModel().SetDocument(doc))
+			inserts = append(inserts, mongo.NewInsertOneModel().SetDocument(doc))
 			continue
 		}
-		replaces++
-		models = append(models, mongo.NewReplaceOneModel().
+		replaces = append(replaces, mongo.NewReplaceOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: sum.UserID}, {Key: "v", Value: sum.Version}}).
 			SetReplacement(doc))
 	}
-	res, err := s.users.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	if err != nil {
-		var bwe mongo.BulkWriteException
-		if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
-			return errConflict // a summary we thought new was created meanwhile
+	models := append(inserts, replaces...)
+	var matched int64
+	for len(models) > 0 {
+		chunk := models[:min(len(models), summaryWriteChunk)]
+		models = models[len(chunk):]
+		res, err := s.users.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			var bwe mongo.BulkWriteException
+			if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
+				return errConflict // a summary we thought new was created meanwhile
+			}
+			return err
 		}
-		return err
+		matched += res.MatchedCount
 	}
-	if res.MatchedCount < replaces {
+	if matched < int64(len(replaces)) {
 		return errConflict
 	}
 	return nil
 }
+
+// summaryWriteChunk bounds the summaries written in one command. FerretDB 1.x on
+// PostgreSQL holds one pooled connection per statement of an update command until
+// the command ends, so an update of more statements than its pool (50) waits for
+// itself until the timeout; chunks keep well below that. On MongoDB they only add
+// a round trip per chunk.
+const summaryWriteChunk = 32
 
 func allDuplicates(bwe mongo.BulkWriteException) bool {
 	for _, we := range bwe.WriteErrors {
