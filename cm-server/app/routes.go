@@ -25,6 +25,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", httpjson.Healthz())
 	r.Get("/readyz", handleReadyz(s.log, &s.shutdown, s.producer, s.lookup))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	r.Group(openAPI.Routes) // GET /openapi.yaml, /openapi.json
 
 	r.NotFound(httpjson.NotFound())
 	r.MethodNotAllowed(httpjson.MethodNotAllowed())
