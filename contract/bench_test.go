@@ -1,7 +1,6 @@
 package contract_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -66,9 +65,10 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
-// encodeEvent is what cm-server's producer puts on the topic.
+// encodeEvent is what cm-server's producer puts on the topic (json.Marshal
+// before EncodeEvent existed).
 func encodeEvent(e contract.Event) []byte {
-	v, err := json.Marshal(e)
+	v, err := contract.EncodeEvent(e)
 	if err != nil {
 		panic(err)
 	}
