@@ -4,7 +4,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -109,7 +108,7 @@ func (p *Producer) checkAtStart(ctx context.Context) {
 // returns a *contract.Error with code EUnavailable: the caller must not report
 // success, though the record may still have reached the topic.
 func (p *Producer) Produce(ctx context.Context, e contract.Event) error {
-	value, err := json.Marshal(e)
+	value, err := contract.EncodeEvent(e)
 	if err != nil {
 		return err
 	}
