@@ -17,16 +17,16 @@ import (
 func TestABuyShowsUpInTheHistory(t *testing.T) {
 	s := startShop(t)
 	ts := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	r := buy(s.server.URL(), "ada", "Ada Lovelace", "12.50", ts, "")
+	r := buy(s.URL(), uid("ada"), "Ada Lovelace", "12.50", ts, "")
 	if r.Status != http.StatusAccepted || r.Err != nil {
 		t.Fatalf("buy: %+v", r)
 	}
-	got := waitHistory(t, s.server.URL(), "ada", 1, 30*time.Second)
-	want := contract.PurchaseView{ID: r.ID, UserID: "ada", Username: "Ada Lovelace", Price: "12.50", Timestamp: ts}
+	got := waitHistory(t, s.URL(), uid("ada"), 1, 30*time.Second)
+	want := contract.PurchaseView{ID: r.ID, UserID: uid("ada"), Username: "Ada Lovelace", Price: "12.50", Timestamp: ts}
 	if len(got) != 1 || got[0].ID != want.ID || got[0].Price != want.Price || got[0].Username != want.Username || !got[0].Timestamp.Equal(ts) {
 		t.Fatalf("history %+v, want %+v", got, want)
 	}
-	res, err := client.Get(s.server.URL() + "/")
+	res, err := client.Get(s.URL() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +40,15 @@ func TestABuyShowsUpInTheHistory(t *testing.T) {
 
 func TestTheSameIdempotencyKeyStoresOnePurchase(t *testing.T) {
 	s := startShop(t)
-	a := buy(s.server.URL(), "bob", "Bob", "3.00", time.Time{}, "checkout-7")
-	b := buy(s.server.URL(), "bob", "Bob", "3.00", time.Time{}, "checkout-7")
+	a := buy(s.URL(), uid("bob"), "Bob", "3.00", time.Time{}, "checkout-7")
+	b := buy(s.URL(), uid("bob"), "Bob", "3.00", time.Time{}, "checkout-7")
 	if a.Status != 202 || b.Status != 202 || a.ID != b.ID {
 		t.Fatalf("retries answered %+v and %+v", a, b)
 	}
-	marker := buy(s.server.URL(), "bob", "Bob", "1.00", time.Now().Add(-time.Hour), "")
-	got := waitHistory(t, s.server.URL(), "bob", 2, 30*time.Second)
+	marker := buy(s.URL(), uid("bob"), "Bob", "1.00", time.Now().Add(-time.Hour), "")
+	got := waitHistory(t, s.URL(), uid("bob"), 2, 30*time.Second)
 	time.Sleep(time.Second)
-	got = history(t, s.server.URL(), "bob")
+	got = history(t, s.URL(), uid("bob"))
 	if len(got) != 2 || got[0].ID != a.ID || got[1].ID != marker.ID {
 		t.Fatalf("history %+v, want the keyed purchase once and the marker", got)
 	}
@@ -70,7 +70,7 @@ func load(base string, users, perUser int, onAck func(n int64)) [][]buyResult {
 				// A client retries a 503 or a dropped connection with the same key,
 				// as the API asks it to.
 				for attempt := 0; attempt < 60; attempt++ {
-					r = buy(base, fmt.Sprintf("user-%02d", u), fmt.Sprintf("User %d", u), fmt.Sprintf("%d.%02d", 1+i, u),
+					r = buy(base, uid(fmt.Sprintf("user-%02d", u)), fmt.Sprintf("User %d", u), fmt.Sprintf("%d.%02d", 1+i, u),
 						base0.Add(time.Duration(i)*time.Second), fmt.Sprintf("u%d-i%d", u, i))
 					if r.Status == http.StatusAccepted {
 						break
@@ -93,7 +93,7 @@ func load(base string, users, perUser int, onAck func(n int64)) [][]buyResult {
 func checkExactlyOnceInOrder(t *testing.T, base string, results [][]buyResult) {
 	t.Helper()
 	for u, rs := range results {
-		user := fmt.Sprintf("user-%02d", u)
+		user := uid(fmt.Sprintf("user-%02d", u))
 		var acked []string
 		for i, r := range rs {
 			if r.Status != http.StatusAccepted {
@@ -116,68 +116,59 @@ func checkExactlyOnceInOrder(t *testing.T, base string, results [][]buyResult) {
 
 func TestAThousandConcurrentBuysAreStoredExactlyOnceInOrder(t *testing.T) {
 	s := startShop(t)
-	results := load(s.server.URL(), 20, 50, nil)
-	checkExactlyOnceInOrder(t, s.server.URL(), results)
+	results := load(s.URL(), 20, 50, nil)
+	checkExactlyOnceInOrder(t, s.URL(), results)
 }
 
 func TestKillingTheConsumerMidwayLosesAndDuplicatesNothing(t *testing.T) {
+	needLocal(t)
 	s := startShop(t)
-	var mu sync.Mutex
-	kills := 0
-	results := load(s.server.URL(), 20, 50, func(n int64) {
+	c := newChaos(s.api, 500*time.Millisecond)
+	results := load(s.URL(), 20, 50, func(n int64) {
 		if n == 300 || n == 700 {
-			mu.Lock()
-			defer mu.Unlock()
-			s.api.kill()
-			kills++
-			go func() {
-				time.Sleep(500 * time.Millisecond)
-				mu.Lock()
-				defer mu.Unlock()
-				s.api.start()
-			}()
+			c.kill()
 		}
 	})
-	mu.Lock()
-	if kills != 2 {
+	if kills := c.stop(); kills != 2 {
 		t.Fatalf("cm-api was killed %d times, want 2", kills)
 	}
-	mu.Unlock()
-	checkExactlyOnceInOrder(t, s.server.URL(), results)
+	checkExactlyOnceInOrder(t, s.URL(), results)
 }
 
 func TestBrokerOutageAnswers503AndRecovers(t *testing.T) {
+	needLocal(t)
 	if testenv.External() {
 		t.Skip("stops the embedded broker; the fault suite covers the real one")
 	}
 	s := startShop(t)
-	if r := buy(s.server.URL(), "cy", "Cy", "1.00", time.Time{}, ""); r.Status != 202 {
+	if r := buy(s.URL(), uid("cy"), "Cy", "1.00", time.Time{}, ""); r.Status != 202 {
 		t.Fatalf("buy before the outage: %+v", r)
 	}
 	s.kafka.Stop(t)
-	r := buy(s.server.URL(), "cy", "Cy", "2.00", time.Time{}, "")
+	r := buy(s.URL(), uid("cy"), "Cy", "2.00", time.Time{}, "")
 	if r.Status != http.StatusServiceUnavailable || r.RetryAfter == "" {
 		t.Fatalf("buy with the broker down: %+v, want 503 with Retry-After", r)
 	}
-	if st := status(s.server.URL() + "/readyz"); st != http.StatusServiceUnavailable {
+	if st := status(s.URL() + "/readyz"); st != http.StatusServiceUnavailable {
 		t.Fatalf("cm-server /readyz %d with the broker down, want 503", st)
 	}
 	s.kafka.Start(t)
 	testenv.WaitFor(t, 60*time.Second, "cm-server /readyz after the broker is back", func() bool {
-		return status(s.server.URL()+"/readyz") == http.StatusOK
+		return status(s.URL()+"/readyz") == http.StatusOK
 	})
 	var after buyResult
 	testenv.WaitFor(t, 30*time.Second, "a buy after the outage", func() bool {
-		after = buy(s.server.URL(), "cy", "Cy", "3.00", time.Time{}, "after")
+		after = buy(s.URL(), uid("cy"), "Cy", "3.00", time.Time{}, "after")
 		return after.Status == http.StatusAccepted
 	})
-	got := waitHistory(t, s.server.URL(), "cy", 2, 60*time.Second)
+	got := waitHistory(t, s.URL(), uid("cy"), 2, 60*time.Second)
 	if len(got) < 2 || got[0].ID != after.ID {
 		t.Fatalf("history after the outage %+v", got)
 	}
 }
 
 func TestSIGTERMFinishesInFlightBuysAndExitsCleanly(t *testing.T) {
+	needLocal(t)
 	s := startShop(t)
 	const n = 200
 	results := make([]buyResult, n)
@@ -188,7 +179,7 @@ func TestSIGTERMFinishesInFlightBuysAndExitsCleanly(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[i] = buy(s.server.URL(), "dee", "Dee", "1.00", time.Now(), fmt.Sprintf("term-%d", i))
+			results[i] = buy(s.URL(), uid("dee"), "Dee", "1.00", time.Now(), fmt.Sprintf("term-%d", i))
 		}()
 	}
 	close(start)
@@ -215,7 +206,7 @@ func TestSIGTERMFinishesInFlightBuysAndExitsCleanly(t *testing.T) {
 		t.Fatal("no buy was acknowledged before the shutdown; the test proves nothing")
 	}
 	// Every acknowledged buy must be stored, though cm-server is gone.
-	api := s.api.URL() + "/buyList/dee?limit=100"
+	api := s.api.URL() + "/buyList/"+uid("dee")+"?limit=100"
 	testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%d acknowledged buys stored", len(acked)), func() bool {
 		return countStored(t, api) >= len(acked)
 	})

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,10 +19,20 @@ import (
 	"github.com/scalable-shop/shop/localstack/testenv"
 )
 
+// runID keeps the users of one run apart from earlier runs against the same
+// deployed shop.
+var runID = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
+
+// uid returns a user id unique to this run.
+func uid(name string) string { return name + "-" + runID }
+
 // bins holds the service binaries TestMain builds once for every test.
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
+	if deployed() != "" {
+		os.Exit(m.Run()) // nothing to build: the shop is deployed
+	}
 	dir, err := os.MkdirTemp("", "shop-e2e-bin")
 	if err != nil {
 		panic(err)
@@ -63,6 +74,9 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 	p.start()
 	t.Cleanup(func() {
 		p.kill()
+		if dir := os.Getenv("SHOP_E2E_LOGDIR"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+name+".log"), []byte(p.logs.String()), 0o644)
+		}
 		if t.Failed() {
 			t.Logf("%s logs (last 4 KiB):\n%s", name, tail(p.logs.String(), 4096))
 		}
@@ -123,6 +137,39 @@ func (p *proc) restart() {
 	p.start()
 }
 
+// chaos kills and restarts a process on request, one kill at a time: a kill
+// asked for while the previous restart is under way waits for it.
+type chaos struct {
+	p     *proc
+	reqs  chan struct{}
+	done  chan struct{}
+	kills atomic.Int64
+}
+
+func newChaos(p *proc, downtime time.Duration) *chaos {
+	c := &chaos{p: p, reqs: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for range c.reqs {
+			c.p.kill()
+			c.kills.Add(1)
+			time.Sleep(downtime)
+			c.p.start()
+		}
+	}()
+	return c
+}
+
+// kill asks for a kill and restart; it returns once the kill is under way.
+func (c *chaos) kill() { c.reqs <- struct{}{} }
+
+// stop waits for the last restart and returns the number of kills.
+func (c *chaos) stop() int {
+	close(c.reqs)
+	<-c.done
+	return int(c.kills.Load())
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -130,25 +177,48 @@ func tail(s string, n int) string {
 	return s
 }
 
-// shop is both services as processes over the test's infrastructure.
+// shop is both services as processes over the test's infrastructure, or, when
+// SHOP_URL names a deployed shop (make e2e-kind), that shop's public URL only.
 type shop struct {
 	kafka  *testenv.Kafka
 	mongo  *testenv.Mongo
 	api    *proc
 	server *proc
+	url    string
+}
+
+// URL is cm-server's base URL.
+func (s *shop) URL() string { return s.url }
+
+// deployed returns the URL of a deployed shop named by the environment, or "".
+func deployed() string { return strings.TrimRight(os.Getenv("SHOP_URL"), "/") }
+
+// needLocal skips a test that kills, stops or reads the logs of the services:
+// it runs only where the test started them.
+func needLocal(t *testing.T) {
+	t.Helper()
+	if deployed() != "" {
+		t.Skip("needs the services as local processes; SHOP_URL names a deployed shop")
+	}
 }
 
 // startShop starts both services; extra environment (e.g. CM_API_LOG_LEVEL) goes
-// to both, each taking the variables of its own prefix.
+// to both, each taking the variables of its own prefix. With SHOP_URL set it
+// starts nothing and points at that shop.
 func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
+	if url := deployed(); url != "" {
+		testenv.WaitFor(t, 60*time.Second, url+"/readyz", func() bool { return status(url+"/readyz") == http.StatusOK })
+		return &shop{url: url}
+	}
 	k, m := testenv.StartKafka(t), testenv.StartMongo(t)
 	s := &shop{kafka: k, mongo: m}
 	s.api = startProc(t, "cm-api", testenv.Merge(append([]map[string]string{k.APIEnv(), m.APIEnv(), {"CM_API_AUTH_TOKEN": testenv.Token}}, extra...)...))
 	s.server = startProc(t, "cm-server", testenv.Merge(append([]map[string]string{k.ServerEnv(), {
 		"CM_SERVER_CMAPI_URL": s.api.URL(), "CM_SERVER_CMAPI_TOKEN": testenv.Token, "CM_SERVER_KAFKA_WRITE_TIMEOUT": "3s",
 	}}, extra...)...))
-	testenv.WaitFor(t, 30*time.Second, "cm-server /readyz", func() bool { return status(s.server.URL()+"/readyz") == http.StatusOK })
+	s.url = s.server.URL()
+	testenv.WaitFor(t, 30*time.Second, "cm-server /readyz", func() bool { return status(s.url+"/readyz") == http.StatusOK })
 	return s
 }
 

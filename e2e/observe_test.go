@@ -33,12 +33,13 @@ func jsonLines(p *proc, msg string) []map[string]any {
 }
 
 func TestATraceRunsFromTheBuyToTheStoreWrite(t *testing.T) {
+	needLocal(t)
 	s := startShop(t, map[string]string{"CM_API_LOG_LEVEL": "debug"})
 
 	// A caller that already traces: its trace id must reach cm-api.
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	body, _ := json.Marshal(map[string]string{"userid": "tia", "username": "Tia", "price": "2.00"})
-	req, _ := http.NewRequest("POST", s.server.URL()+"/buy", bytes.NewReader(body))
+	body, _ := json.Marshal(map[string]string{"userid": uid("tia"), "username": "Tia", "price": "2.00"})
+	req, _ := http.NewRequest("POST", s.URL()+"/buy", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	res, err := client.Do(req)
@@ -53,7 +54,7 @@ func TestATraceRunsFromTheBuyToTheStoreWrite(t *testing.T) {
 	}
 	// A caller that does not: cm-server starts the trace, and its request log
 	// line and cm-api's store line share its id.
-	plain := buy(s.server.URL(), "tia", "Tia", "3.00", time.Time{}, "")
+	plain := buy(s.URL(), uid("tia"), "Tia", "3.00", time.Time{}, "")
 
 	var stored map[string]map[string]any
 	testenv.WaitFor(t, 30*time.Second, "cm-api's store log lines", func() bool {
@@ -108,18 +109,19 @@ func metric(t *testing.T, url, name string, labels ...string) float64 {
 }
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
+	needLocal(t)
 	s := startShop(t)
-	srv, api := s.server.URL(), s.api.URL()
+	srv, api := s.URL(), s.api.URL()
 	for i := range 5 {
-		if r := buy(srv, "mo", "Mo", "1.00", time.Time{}, fmt.Sprintf("m%d", i)); r.Status != 202 {
+		if r := buy(srv, uid("mo"), "Mo", "1.00", time.Time{}, fmt.Sprintf("m%d", i)); r.Status != 202 {
 			t.Fatalf("buy: %+v", r)
 		}
 	}
-	bad := buy(srv, "mo", "Mo", "-1", time.Time{}, "")
+	bad := buy(srv, uid("mo"), "Mo", "-1", time.Time{}, "")
 	if bad.Status != 400 {
 		t.Fatalf("bad buy: %+v", bad)
 	}
-	waitHistory(t, srv, "mo", 5, 30*time.Second)
+	waitHistory(t, srv, uid("mo"), 5, 30*time.Second)
 	// One duplicate and one poison record straight onto the topic.
 	msgs := s.kafka.ReadAll(t, s.kafka.Topic, 5, 10*time.Second)
 	s.kafka.Produce(t, s.kafka.Topic, kafka.Message{Key: msgs[0].Key, Value: msgs[0].Value}, kafka.Message{Key: []byte("mo"), Value: []byte("not json")})

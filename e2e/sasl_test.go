@@ -42,6 +42,7 @@ func logLines(logs, s string) []string {
 // A wrong SASL password must not crash or restart a service: it stays up, says why
 // in /readyz, and logs the problem in one line, not one per retry.
 func TestWrongKafkaPasswordKeepsTheServicesUpAndSaysWhy(t *testing.T) {
+	needLocal(t)
 	k, m := testenv.StartKafkaSASL(t), testenv.StartMongo(t)
 	api := startProc(t, "cm-api", testenv.Merge(k.APIEnv(), m.APIEnv(), map[string]string{
 		"CM_API_AUTH_TOKEN": testenv.Token, "CM_API_KAFKA_SASL_PASSWORD": "not-the-password"}))
