@@ -206,7 +206,7 @@ func TestSIGTERMFinishesInFlightBuysAndExitsCleanly(t *testing.T) {
 		t.Fatal("no buy was acknowledged before the shutdown; the test proves nothing")
 	}
 	// Every acknowledged buy must be stored, though cm-server is gone.
-	api := s.api.URL() + "/buyList/"+uid("dee")+"?limit=100"
+	api := s.api.URL() + "/buyList/" + uid("dee") + "?limit=100"
 	testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%d acknowledged buys stored", len(acked)), func() bool {
 		return countStored(t, api) >= len(acked)
 	})
