@@ -121,6 +121,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 // counted again, while a redelivery after a crash between the two writes is.
 // Any error is worth retrying: the events were validated before they got here.
 func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error) {
+	// The summaries time each of their round trips themselves: a batch of many
+	// users needs several.
+	summaryCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.ensureIndexes(ctx); err != nil {
@@ -180,7 +183,7 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 			}
 		}
 	}
-	if err := s.applySummaries(ctx, counted); err != nil {
+	if err := s.applySummaries(summaryCtx, counted); err != nil {
 		return 0, 0, fmt.Errorf("user summaries: %w", err)
 	}
 	return inserted, duplicates, nil

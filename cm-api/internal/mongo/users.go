@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -58,6 +59,8 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 
 // readSummaries returns the stored summaries of users, keyed by id.
 func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	cur, err := s.users.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: users}}}})
 	if err != nil {
 		return nil, err
@@ -94,21 +97,49 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 			SetReplacement(doc))
 	}
 	models := append(inserts, replaces...)
-	var matched int64
+	var chunks [][]mongo.WriteModel
 	for len(models) > 0 {
-		chunk := models[:min(len(models), summaryWriteChunk)]
-		models = models[len(chunk):]
-		res, err := s.users.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
-		if err != nil {
-			var bwe mongo.BulkWriteException
-			if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
-				return errConflict // a summary we thought new was created meanwhile
+		n := min(len(models), summaryWriteChunk)
+		chunks, models = append(chunks, models[:n]), models[n:]
+	}
+	// Chunks go out a few at a time: the database commits them side by side
+	// instead of one after another. Each has its own timeout, so a big batch is
+	// not cut off by a timeout meant for one round trip.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		matched int64
+		errs    []error
+		slots   = make(chan struct{}, summaryWriters)
+	)
+	for _, chunk := range chunks {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+			res, err := s.users.BulkWrite(cctx, chunk, options.BulkWrite().SetOrdered(false))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				var bwe mongo.BulkWriteException
+				if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
+					err = errConflict // a summary we thought new was created meanwhile
+				}
+				errs = append(errs, err)
+				return
 			}
+			matched += res.MatchedCount
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if !errors.Is(err, errConflict) {
 			return err
 		}
-		matched += res.MatchedCount
 	}
-	if matched < int64(len(replaces)) {
+	if len(errs) > 0 || matched < int64(len(replaces)) {
 		return errConflict
 	}
 	return nil
@@ -120,6 +151,9 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 // itself until the timeout; chunks keep well below that. On MongoDB they only add
 // a round trip per chunk.
 const summaryWriteChunk = 32
+
+// summaryWriters is how many chunks are written at once.
+const summaryWriters = 4
 
 func allDuplicates(bwe mongo.BulkWriteException) bool {
 	for _, we := range bwe.WriteErrors {
