@@ -20,23 +20,28 @@ type scale struct {
 	LookupRate  float64       `json:"lookup_rate"`
 	LookupFor   time.Duration `json:"lookup_ns"`
 	SearchRates []float64     `json:"search_rates"`
-	Users       int           `json:"users"` // distinct user ids of the load
+	Users       int           `json:"users"`         // distinct user ids of the load
+	Settle      time.Duration `json:"settle_ns"`     // longest wait for cm-api to catch up between runs
+	IngestMax   time.Duration `json:"ingest_max_ns"` // longest wait for the backlog to be consumed
 }
 
 func scaleFromEnv() (scale, error) {
 	s := scale{Name: "full", Step: 30 * time.Second, Fixed: 30 * time.Second, Fresh: 30 * time.Second,
 		Warmup: 5 * time.Second, Backlog: 200000, LookupUser: 1000, LookupRate: 200, LookupFor: 15 * time.Second,
-		SearchRates: []float64{2000, 3000, 4000, 5000, 6500, 8000, 10000, 12500, 15000, 20000}, Users: 10000}
+		SearchRates: []float64{1000, 2000, 3000, 4000, 5000, 6500, 8000, 10000, 12500, 15000, 20000}, Users: 10000,
+		Settle: time.Minute, IngestMax: 10 * time.Minute}
 	switch name := os.Getenv("BENCH_SCALE"); name {
 	case "", "full":
 	case "small":
 		s = scale{Name: "small", Step: 5 * time.Second, Fixed: 5 * time.Second, Fresh: 5 * time.Second,
 			Warmup: 2 * time.Second, Backlog: 20000, LookupUser: 1000, LookupRate: 100, LookupFor: 5 * time.Second,
-			SearchRates: []float64{1000, 2000, 4000, 8000}, Users: 2000}
+			SearchRates: []float64{1000, 2000, 4000, 8000}, Users: 2000,
+			Settle: 20 * time.Second, IngestMax: 2 * time.Minute}
 	default:
 		return s, fmt.Errorf("BENCH_SCALE=%s: use full or small", name)
 	}
-	durations := map[string]*time.Duration{"BENCH_STEP": &s.Step, "BENCH_FIXED": &s.Fixed, "BENCH_FRESH": &s.Fresh}
+	durations := map[string]*time.Duration{"BENCH_STEP": &s.Step, "BENCH_FIXED": &s.Fixed, "BENCH_FRESH": &s.Fresh,
+		"BENCH_SETTLE": &s.Settle, "BENCH_INGEST_MAX": &s.IngestMax}
 	for env, d := range durations {
 		if v := os.Getenv(env); v != "" {
 			parsed, err := time.ParseDuration(v)

@@ -26,6 +26,7 @@ type ingestResult struct {
 	Window      time.Duration `json:"window_ns"`       // first commit to lag 0
 	PerSec      float64       `json:"per_sec"`         // stored/s over the window
 	PerSecTotal float64       `json:"per_sec_total"`   // stored/s from start
+	LeftOver    int64         `json:"left_over"`       // lag when bench stopped waiting (0: caught up)
 }
 
 type fixedRate struct {
@@ -90,6 +91,7 @@ type report struct {
 	MaxTrivial search           `json:"max_trivial"`
 	Services   map[string]usage `json:"services"`
 	Phases     []phase          `json:"phases"`
+	Notes      []string         `json:"notes,omitempty"`
 
 	LookupServer load.Result `json:"lookup_cm_server"`
 }
@@ -189,6 +191,9 @@ func (r *report) print() string {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	for _, n := range r.Notes {
+		fmt.Fprintln(&sb, "note: "+n)
+	}
 	fmt.Fprintf(&sb, "\nscale %s; load average at start %s, at end %s\n", r.Scale.Name, r.Machine.LoadAtStart, r.Machine.LoadAtEnd)
 	return sb.String()
 }
