@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/scalable-shop/shop/platform/httpjson"
@@ -16,6 +17,8 @@ func (s *Server) routes() http.Handler {
 	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log, s.tracer))
 
 	r.Use(s.securityHeaders, s.cors)
+	// HEAD is answered by the GET handler: probes and caches use it.
+	r.Use(middleware.GetHead)
 
 	r.Get("/", handleIndex())
 	r.Get("/static/*", handleStatic())

@@ -238,3 +238,18 @@ func buy(t *testing.T, base, body, key string) string {
 	}
 	return acc.ID
 }
+
+func TestHeadIsAnsweredLikeGet(t *testing.T) {
+	srv, _ := startServer(t)
+	for _, path := range []string{"/", "/healthz"} {
+		res, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || len(b) != 0 || res.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: %d, %d body bytes, Content-Type %q", path, res.StatusCode, len(b), res.Header.Get("Content-Type"))
+		}
+	}
+}
