@@ -145,15 +145,16 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	return nil
 }
 
-// summaryWriteChunk bounds the summaries written in one command. FerretDB 1.x on
-// PostgreSQL holds one pooled connection per statement of an update command until
-// the command ends, so an update of more statements than its pool (50) waits for
-// itself until the timeout; chunks keep well below that. On MongoDB they only add
-// a round trip per chunk.
-const summaryWriteChunk = 32
-
-// summaryWriters is how many chunks are written at once.
-const summaryWriters = 4
+// summaryWriteChunk and summaryWriters bound the summaries written in one
+// command and the commands in flight. FerretDB 1.x on PostgreSQL holds one pooled
+// connection per statement of an update command until the command ends, so more
+// statements in flight than its pool (50 connections) wait for themselves until
+// the timeout: 4 commands of 8 stay well below, leaving room for look-ups. On
+// MongoDB they only add round trips, run side by side.
+const (
+	summaryWriteChunk = 8
+	summaryWriters    = 4
+)
 
 func allDuplicates(bwe mongo.BulkWriteException) bool {
 	for _, we := range bwe.WriteErrors {
