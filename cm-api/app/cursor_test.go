@@ -80,6 +80,11 @@ func TestCursorRoundTrip(t *testing.T) {
 	if a, b := c.Encode(cursorUser, cursorTS, cursorID), c.Encode(cursorUser, cursorTS, cursorID); a != b {
 		t.Errorf("Encode is not deterministic: %q, %q", a, b)
 	}
+	// The signature must be too long to guess: at least 128 bits.
+	_, m64, _ := strings.Cut(c.Encode(cursorUser, cursorTS, cursorID), ".")
+	if mac, err := base64.RawURLEncoding.DecodeString(m64); err != nil || len(mac) < 16 {
+		t.Errorf("cursor signature is %d bytes (%v), want at least 16", len(mac), err)
+	}
 }
 
 func TestCursorRefused(t *testing.T) {
