@@ -233,7 +233,7 @@ func (c SecurityConfig) listen(ln net.Listener, log *slog.Logger) (net.Listener,
 	}
 	cfg, err := tlsconf.Server(c.HTTPCert, c.HTTPKey, func(err error) { log.Warn("HTTPS certificate", "err", err.Error()) })
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return nil, err
 	}
 	return tls.NewListener(ln, cfg), nil

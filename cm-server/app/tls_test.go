@@ -58,8 +58,8 @@ func TestBuyOverTLSEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
 	if res.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /buy over TLS: %d", res.StatusCode)
 	}

@@ -157,7 +157,7 @@ func (f *File) read() (os.FileInfo, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", f.path, errors.Unwrap(err))
 	}
-	defer fd.Close()
+	defer func() { _ = fd.Close() }()
 	info, err := fd.Stat()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", f.path, err)

@@ -97,7 +97,9 @@ func TestBadFileKeepsTheLastContent(t *testing.T) {
 	if got := string(f.Get().Data); got != "good" {
 		t.Errorf("after an empty write: %q", got)
 	}
-	os.Remove(path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 	c.add(time.Second)
 	if got := string(f.Get().Data); got != "good" {
 		t.Errorf("after removal: %q", got)
@@ -135,7 +137,9 @@ func TestConcurrentReaders(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 50; i++ {
-		os.WriteFile(path, []byte(strings.Repeat("y", i+1)), 0o600)
+		if err := os.WriteFile(path, []byte(strings.Repeat("y", i+1)), 0o600); err != nil {
+			t.Error(err)
+		}
 	}
 	wg.Wait()
 }

@@ -95,7 +95,7 @@ func TestServerReloadsARenewedCertificate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		_ = res.Body.Close()
 		return res.TLS.PeerCertificates[0].Subject.CommonName
 	}
 	if got := served(); got != "first" {
@@ -114,7 +114,9 @@ func TestServerReloadsARenewedCertificate(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	dir := t.TempDir()
 	bogus := filepath.Join(dir, "bogus.pem")
-	os.WriteFile(bogus, []byte("not pem"), 0o600)
+	if err := os.WriteFile(bogus, []byte("not pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Client("mongo", bogus, "", ""); err == nil || !strings.Contains(err.Error(), "mongo TLS CA file") {
 		t.Errorf("bogus CA: %v", err)
 	}
