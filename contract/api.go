@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -93,4 +94,28 @@ func CheckUserIDParam(id string) error {
 			Fields: []FieldProblem{{Field: "userid", Problem: p}}}
 	}
 	return nil
+}
+
+// UserIDFromPath decodes and validates a user id taken from a URL path. Routers
+// match on the escaped path, so the value may still hold percent-escapes
+// (%41da is ada). The ids "." and ".." arrive only escaped (%2E, %2E%2E): HTTP
+// clients remove them as dot segments otherwise.
+func UserIDFromPath(raw string) (string, error) {
+	id, err := url.PathUnescape(raw)
+	if err != nil {
+		id = raw // a broken escape keeps its '%', which the check refuses
+	}
+	return id, CheckUserIDParam(id)
+}
+
+// UserIDPathSegment is the inverse of UserIDFromPath for a valid id: the id
+// itself, with "." and ".." escaped so that no client or proxy drops them.
+func UserIDPathSegment(id string) string {
+	switch id {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(id)
 }

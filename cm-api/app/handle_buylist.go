@@ -16,8 +16,8 @@ import (
 // handleBuyList answers a page of a user's purchases, newest first.
 func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID := chi.URLParam(r, "userid")
-		if err := contract.CheckUserIDParam(userID); err != nil {
+		userID, err := contract.UserIDFromPath(chi.URLParam(r, "userid"))
+		if err != nil {
 			httpjson.Error(w, r, log, err)
 			return
 		}
@@ -66,8 +66,8 @@ func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) h
 // handleUser answers a user's summary: one read by _id.
 func handleUser(log *slog.Logger, store PurchaseStore) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID := chi.URLParam(r, "userid")
-		if err := contract.CheckUserIDParam(userID); err != nil {
+		userID, err := contract.UserIDFromPath(chi.URLParam(r, "userid"))
+		if err != nil {
 			httpjson.Error(w, r, log, err)
 			return
 		}

@@ -13,8 +13,8 @@ import (
 // handleGetAllUserBuys answers a user's purchases, newest first, one page at a time.
 func handleGetAllUserBuys(log *slog.Logger, lookup PurchaseLookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID := chi.URLParam(r, "userid")
-		if err := contract.CheckUserIDParam(userID); err != nil {
+		userID, err := contract.UserIDFromPath(chi.URLParam(r, "userid"))
+		if err != nil {
 			httpjson.Error(w, r, log, err)
 			return
 		}
@@ -37,8 +37,8 @@ func handleGetAllUserBuys(log *slog.Logger, lookup PurchaseLookup) http.HandlerF
 // last purchase, latest name.
 func handleUser(log *slog.Logger, lookup PurchaseLookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		userID := chi.URLParam(r, "userid")
-		if err := contract.CheckUserIDParam(userID); err != nil {
+		userID, err := contract.UserIDFromPath(chi.URLParam(r, "userid"))
+		if err != nil {
 			httpjson.Error(w, r, log, err)
 			return
 		}

@@ -47,14 +47,14 @@ func (c *Client) Purchases(ctx context.Context, userID string, page contract.Pag
 		q.Set("cursor", page.Cursor)
 	}
 	var out contract.PurchasePage
-	err := c.get(ctx, "/buyList/"+url.PathEscape(userID)+"?"+q.Encode(), &out)
+	err := c.get(ctx, "/buyList/"+contract.UserIDPathSegment(userID)+"?"+q.Encode(), &out)
 	return out, err
 }
 
 // User returns a user's summary; an unknown user is a *contract.Error ENotFound.
 func (c *Client) User(ctx context.Context, userID string) (contract.UserSummary, error) {
 	var out contract.UserSummary
-	err := c.get(ctx, "/users/"+url.PathEscape(userID), &out)
+	err := c.get(ctx, "/users/"+contract.UserIDPathSegment(userID), &out)
 	return out, err
 }
 
