@@ -104,6 +104,35 @@ func (l *lagger) lag(ctx context.Context) (lag, end int64, err error) {
 	return lag, end, nil
 }
 
+// skipToEnd commits the end offset of every partition for the group, which must
+// have no members: what was not consumed yet will never be. bench uses it to start
+// a run without the previous run's backlog when cm-api cannot catch up.
+func (l *lagger) skipToEnd(ctx context.Context) error {
+	reqs := make([]kafka.OffsetRequest, l.k.Partitions)
+	for i := range reqs {
+		reqs[i] = kafka.LastOffsetOf(i)
+	}
+	lo, err := l.c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{l.k.Topic: reqs}})
+	if err != nil {
+		return err
+	}
+	var commits []kafka.OffsetCommit
+	for _, p := range lo.Topics[l.k.Topic] {
+		commits = append(commits, kafka.OffsetCommit{Partition: p.Partition, Offset: p.LastOffset})
+	}
+	res, err := l.c.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: l.k.Group, GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{l.k.Topic: commits}})
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Topics[l.k.Topic] {
+		if p.Error != nil {
+			return p.Error
+		}
+	}
+	return nil
+}
+
 // waitZero waits until the group has consumed everything (or timeout).
 func (l *lagger) waitZero(ctx context.Context, timeout time.Duration) (int64, error) {
 	deadline := time.Now().Add(timeout)

@@ -92,6 +92,7 @@ type report struct {
 	Services   map[string]usage `json:"services"`
 	Phases     []phase          `json:"phases"`
 	Notes      []string         `json:"notes,omitempty"`
+	Skipped    int64            `json:"skipped_events"` // backlog skipped between runs
 
 	LookupServer load.Result `json:"lookup_cm_server"`
 }
@@ -191,6 +192,9 @@ func (r *report) print() string {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	if r.Skipped > 0 {
+		fmt.Fprintf(&sb, "note: between runs, %d events cm-api had not consumed within %s were skipped (offsets moved to the end)\n", r.Skipped, r.Scale.Settle)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(&sb, "note: "+n)
 	}
