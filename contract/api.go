@@ -61,7 +61,8 @@ func ParsePage(limit, cursor string) (Page, error) {
 	p := Page{Limit: DefaultPageLimit, Cursor: cursor}
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > MaxPageLimit {
+		// Plain digits only: Atoi would also take "+5" and "05".
+		if err != nil || n < 1 || n > MaxPageLimit || limit[0] < '1' || limit[0] > '9' {
 			return Page{}, &Error{Code: EInvalid, Message: "invalid paging parameter",
 				Fields: []FieldProblem{{Field: "limit", Problem: "must be a whole number from 1 to " + strconv.Itoa(MaxPageLimit)}}}
 		}

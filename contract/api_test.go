@@ -168,3 +168,11 @@ func TestWireShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestLimitIsPlainDigits(t *testing.T) {
+	for _, l := range []string{"+5", "05", "0x10", "1e1", " 5", "5 "} {
+		if _, err := contract.ParsePage(l, ""); err == nil {
+			t.Errorf("limit %q accepted", l)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,9 @@ func DecodeBuyRequest(body []byte, now time.Time) (Purchase, error) {
 		// encoding/json would silently replace invalid bytes with U+FFFD.
 		return Purchase{}, Errorf(EInvalid, "request body is not valid UTF-8")
 	}
+	if err := checkKeys(body, "username", "userid", "price", "timestamp"); err != nil {
+		return Purchase{}, err
+	}
 	var req BuyRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -65,6 +69,38 @@ func DecodeBuyRequest(body []byte, now time.Time) (Purchase, error) {
 		return Purchase{}, Errorf(EInvalid, "request body must hold a single JSON object")
 	}
 	return req.Validate(now)
+}
+
+// checkKeys refuses top-level keys that are not exactly one of allowed, and keys
+// given twice. encoding/json matches keys case-insensitively and lets the last
+// duplicate win, so {"USERNAME": …} or two "price" keys would slip through.
+func checkKeys(body []byte, allowed ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: the full decode explains what is wrong
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		switch {
+		case !slices.Contains(allowed, key):
+			return &Error{Code: EInvalid, Message: "unknown field",
+				Fields: []FieldProblem{{Field: key, Problem: "is not a known field (names are case-sensitive)"}}}
+		case seen[key]:
+			return &Error{Code: EInvalid, Message: "duplicate field",
+				Fields: []FieldProblem{{Field: key, Problem: "is given more than once"}}}
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // jsonError turns a decoder error into a message a client can act on.

@@ -731,3 +731,22 @@ func FuzzParsePrice(f *testing.F) {
 		}
 	})
 }
+
+func TestKeysAreExactAndUnique(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, body := range []string{
+		`{"USERNAME":"Ada","userid":"ada","price":"1.00"}`,
+		`{"username":"Ada","UserID":"ada","price":"1.00"}`,
+		`{"username":"Ada","userid":"ada","price":"1.00","price":"2.00"}`,
+		`{"username":"Ada","userid":"ada","userid":"eve","price":"1.00"}`,
+	} {
+		_, err := contract.DecodeBuyRequest([]byte(body), now)
+		var e *contract.Error
+		if !errors.As(err, &e) || e.Code != contract.EInvalid || len(e.Fields) != 1 {
+			t.Errorf("%s: got %v, want one field problem", body, err)
+		}
+	}
+	if _, err := contract.DecodeBuyRequest([]byte(`{"username":"Ada","userid":"ada","price":"1.00"}`), now); err != nil {
+		t.Errorf("a valid body was refused: %v", err)
+	}
+}

@@ -51,6 +51,9 @@ func DecodeRebuildUser(b []byte) (RebuildUser, error) {
 	if err := dec.Decode(&r); err != nil {
 		return RebuildUser{}, &EventError{Reason: ReasonMalformed, Err: fmt.Errorf("rebuild command: %v", err)}
 	}
+	if _, err := dec.Token(); err == nil {
+		return RebuildUser{}, &EventError{Reason: ReasonMalformed, Err: fmt.Errorf("rebuild command: trailing data after the JSON object")}
+	}
 	if p := CheckUserID(r.UserID); p != "" {
 		return RebuildUser{}, &EventError{Reason: ReasonInvalid, Err: fmt.Errorf("rebuild command: userid %s", p)}
 	}

@@ -208,7 +208,7 @@ func (c *Values) Bool(key string) bool {
 // Addr returns a host:port listen or dial address.
 func (c *Values) Addr(key string) string {
 	s := c.String(key)
-	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+	if _, port, err := net.SplitHostPort(s); err != nil || !validPort(port) {
 		c.fail(key, s, "is not a host:port address such as :8080 or 127.0.0.1:9092")
 	}
 	return s
@@ -223,7 +223,7 @@ func (c *Values) AddrList(key string) []string {
 		if part == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(part); err != nil {
+		if _, port, err := net.SplitHostPort(part); err != nil || !validPort(port) {
 			c.fail(key, s, "must be a comma-separated list of host:port addresses")
 			return nil
 		}
@@ -274,4 +274,10 @@ func (c *Values) File(key string) string {
 // Invalid records a problem with key that the caller found itself.
 func (c *Values) Invalid(key, problem string) {
 	c.fail(key, c.String(key), problem)
+}
+
+// validPort reports whether p is a decimal port number from 0 to 65535.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535 && p[0] != '+' && p[0] != '-'
 }

@@ -407,3 +407,17 @@ func TestSecretNeverInErrors(t *testing.T) {
 		t.Errorf("error = %v, want one without the secret", err)
 	}
 }
+
+func TestAddrNeedsANumericPort(t *testing.T) {
+	for _, addr := range []string{":abc", "127.0.0.1:99999", "host:-1", "host:+80"} {
+		v, err := config.Load("svc", "SVC", []config.Setting{{Key: "http.addr", Default: ":8080"}},
+			[]string{"--http.addr=" + addr}, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Addr("http.addr")
+		if v.Err() == nil {
+			t.Errorf("address %q accepted", addr)
+		}
+	}
+}
