@@ -153,7 +153,7 @@ func (r *report) buildTable() {
 		s := l.res.Overall
 		add(row{fmt.Sprintf("look-up, page of 50, user with %d of %d purchases: %s at %.0f/s (errors %.2f%%)", r.LookupDocs[0], r.LookupDocs[1], l.name, l.res.Rate, 100*l.res.ErrorRate()),
 			fmt.Sprintf("p50 %s / p99 %s ms", msf(s.P50), msf(s.P99)), fmt.Sprintf("raw find p50 %s / p99 %s ms", msf(raw.P50), msf(raw.P99)),
-			"p99 +" + msf(s.P99-raw.P99) + " ms", "p99 <= raw + 2 ms", yes(l.res.Errors == 0 && s.P99-raw.P99 <= 2*time.Millisecond)})
+			fmt.Sprintf("p99 %+.1f ms", float64((s.P99-raw.P99).Microseconds())/1000), "p99 <= raw + 2 ms", yes(l.res.Errors == 0 && s.P99-raw.P99 <= 2*time.Millisecond)})
 	}
 	names := make([]string, 0, len(r.Services))
 	for n := range r.Services {

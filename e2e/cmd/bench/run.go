@@ -624,6 +624,7 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 			}
 		}
 	}
+	s["cm-api"] += b.apiCPU // of the cm-api processes already stopped
 	if pid := pidFromFile(os.Getenv("BENCH_KAFKA_PID_FILE")); pid > 0 {
 		s["kafka"], _, _ = cpuAndParent(pid)
 	}
