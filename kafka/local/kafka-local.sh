@@ -3,7 +3,8 @@
 # one node) on 127.0.0.1, run from the Maven Central jars with the machine's Java 17.
 #
 #   kafka/local/kafka-local.sh start          fetch jars (once), format (once), start, wait,
-#                                             create topics, SCRAM users and ACLs
+#                                             create topics, SCRAM users and ACLs; on a
+#                                             running broker only the latter, if changed
 #   kafka/local/kafka-local.sh stop           stop the broker (SIGTERM, then SIGKILL); keeps data
 #   kafka/local/kafka-local.sh status         running or not (exit 0 / 3), ports, data, log
 #   kafka/local/kafka-local.sh env            export lines for tests and the services
@@ -414,6 +415,12 @@ cmd_start() { # [--no-setup]
   local pid t0=$SECONDS
   if pid=$(running_pid); then
     log "already running (PID $pid) on $host:$port"
+    # Topics, users and ACLs as this script wants them now (a no-op if unchanged).
+    if [[ ${1:-} != --no-setup ]]; then
+      check_inputs
+      write_config
+      setup
+    fi
     return 0
   fi
   check_inputs

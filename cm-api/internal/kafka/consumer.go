@@ -117,10 +117,13 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 }
 
 // benignReaderErrors are what kafka-go reports in normal operation: a long-poll
-// fetch that the broker answers just after kafka-go's own deadline, or a fetch at
-// the end of a partition. kafka-go reconnects by itself; they say nothing about
-// the health of the consumer.
-var benignReaderErrors = []string{"i/o timeout", "reading passed the last offset", "reading before the first offset"}
+// fetch that the broker answers just after kafka-go's own deadline, a fetch at
+// the end of a partition, or a rebalance that began while this member joined
+// (Apache Kafka answers a SyncGroup so when a killed member comes back; kafka-go joins
+// again by itself). They say nothing about the health of the consumer; a group
+// that never settles shows as "not yet a member" in Ready.
+var benignReaderErrors = []string{"i/o timeout", "reading passed the last offset", "reading before the first offset",
+	"[27] Rebalance In Progress"}
 
 // readerError receives kafka-go's background errors. A refused SASL login only
 // shows up here, so it is where the consumer learns that Kafka is unusable.

@@ -5,6 +5,7 @@ package kafka
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,11 @@ type Producer struct {
 	failing atomic.Bool
 	stop    context.CancelFunc
 	checked chan struct{}
+
+	mu sync.Mutex // guards the figures of the current outage
+	// lastFailure, failingSince and failures describe the current outage.
+	lastFailure, failingSince time.Time
+	failures                  int
 }
 
 // NewProducer returns a producer for opts.Topic over conn. It checks the brokers in
@@ -133,13 +139,33 @@ func (p *Producer) Produce(ctx context.Context, e contract.Event) error {
 	return nil
 }
 
-// noteState logs the first failure and the recovery, not every failed write.
+// recoverAfter is how long produces must succeed without a single failure before
+// the producer counts as recovered. Right after a broker comes back some writes
+// still time out while others succeed; without it the log would flap.
+const recoverAfter = 5 * time.Second
+
+// noteState logs the first failure and the recovery, not every failed write: one
+// line when produces start failing, one when they have succeeded for
+// recoverAfter without a failure.
 func (p *Producer) noteState(err error) {
-	if err != nil && p.failing.CompareAndSwap(false, true) {
-		p.opts.Log.Error("kafka produce failing; answering buys with 503", "err", p.conn.Explain(err).Error())
+	if err == nil && !p.failing.Load() {
+		return // the common case, without the lock
 	}
-	if err == nil && p.failing.CompareAndSwap(true, false) {
-		p.opts.Log.Info("kafka produce recovered")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if err != nil {
+		p.lastFailure = now
+		p.failures++
+		if p.failing.CompareAndSwap(false, true) {
+			p.failingSince, p.failures = now, 1
+			p.opts.Log.Error("kafka produce failing; answering buys with 503", "err", p.conn.Explain(err).Error())
+		}
+		return
+	}
+	if now.Sub(p.lastFailure) >= recoverAfter && p.failing.CompareAndSwap(true, false) {
+		p.opts.Log.Info("kafka produce recovered", "after", now.Sub(p.failingSince).Round(time.Millisecond).String(),
+			"failed_produces", p.failures)
 	}
 }
 
