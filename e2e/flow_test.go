@@ -101,7 +101,8 @@ func checkExactlyOnceInOrder(t *testing.T, base string, results [][]buyResult) {
 			}
 			acked = append(acked, r.ID)
 		}
-		got := waitHistory(t, base, user, len(acked), 60*time.Second)
+		// Generous: after kills the group must first expel the dead members.
+		got := waitHistory(t, base, user, len(acked), 120*time.Second)
 		if len(got) != len(acked) {
 			t.Fatalf("%s: %d purchases stored, %d acknowledged", user, len(got), len(acked))
 		}

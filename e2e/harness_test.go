@@ -78,7 +78,7 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 			_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"."+name+".log"), []byte(p.logs.String()), 0o644)
 		}
 		if t.Failed() {
-			t.Logf("%s logs (last 4 KiB):\n%s", name, tail(p.logs.String(), 4096))
+			t.Logf("%s logs, request lines left out (last 8 KiB):\n%s", name, tail(withoutRequests(p.logs.String()), 8192))
 		}
 	})
 	return p
@@ -168,6 +168,18 @@ func (c *chaos) stop() int {
 	close(c.reqs)
 	<-c.done
 	return int(c.kills.Load())
+}
+
+// withoutRequests drops the one-line-per-request log lines, which bury the rest.
+func withoutRequests(logs string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `"msg":"request"`) {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 func tail(s string, n int) string {
