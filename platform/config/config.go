@@ -70,7 +70,7 @@ func Load(name, prefix string, settings []Setting, args []string, getenv func(st
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, ErrHelp
 		}
-		return nil, fmt.Errorf("config: %v (run with --help for the list of flags)", err)
+		return nil, fmt.Errorf("config: %w (run with --help for the list of flags)", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("config: unexpected argument %q (settings are flags such as --http.addr=:8080)", fs.Arg(0))
@@ -80,7 +80,7 @@ func Load(name, prefix string, settings []Setting, args []string, getenv func(st
 		v.SetConfigFile(*configFile)
 		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("config: cannot read config file %s: %v", *configFile, err)
+			return nil, fmt.Errorf("config: cannot read config file %s: %w", *configFile, err)
 		}
 		file := viper.New()
 		file.SetConfigFile(*configFile)
@@ -175,22 +175,22 @@ func (c *Values) Duration(key string, allowZero bool) time.Duration {
 	return d
 }
 
-// Int returns an integer within [min, max].
-func (c *Values) Int(key string, min, max int) int {
+// Int returns an integer within [lo, hi].
+func (c *Values) Int(key string, lo, hi int) int {
 	s := c.String(key)
 	n, err := strconv.Atoi(s)
-	if err != nil || n < min || n > max {
-		c.fail(key, s, fmt.Sprintf("must be a whole number from %d to %d", min, max))
+	if err != nil || n < lo || n > hi {
+		c.fail(key, s, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
 	}
 	return n
 }
 
-// Float returns a number within [min, max].
-func (c *Values) Float(key string, min, max float64) float64 {
+// Float returns a number within [lo, hi].
+func (c *Values) Float(key string, lo, hi float64) float64 {
 	s := c.String(key)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < min || f > max {
-		c.fail(key, s, fmt.Sprintf("must be a number from %g to %g", min, max))
+	if err != nil || f < lo || f > hi {
+		c.fail(key, s, fmt.Sprintf("must be a number from %g to %g", lo, hi))
 	}
 	return f
 }

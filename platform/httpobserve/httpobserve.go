@@ -47,7 +47,7 @@ func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, t
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				if p := recover(); p != nil {
-					if p == http.ErrAbortHandler {
+					if p == http.ErrAbortHandler { //nolint:errorlint // a recovered value, compared as net/http does
 						panic(p)
 					}
 					log.ErrorContext(ctx, "panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(p))

@@ -109,7 +109,7 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka TLS CA file: %v", err)
+			return nil, fmt.Errorf("kafka TLS CA file: %w", err)
 		}
 		c.RootCAs = x509.NewCertPool()
 		if !c.RootCAs.AppendCertsFromPEM(pem) {
@@ -119,7 +119,7 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 	if s.CertFile != "" || s.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka TLS client certificate: %v", err)
+			return nil, fmt.Errorf("kafka TLS client certificate: %w", err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
