@@ -28,14 +28,14 @@ type scale struct {
 func scaleFromEnv() (scale, error) {
 	s := scale{Name: "full", Step: 30 * time.Second, Fixed: 30 * time.Second, Fresh: 30 * time.Second,
 		Warmup: 5 * time.Second, Backlog: 200000, LookupUser: 1000, LookupRate: 2, LookupFor: 30 * time.Second,
-		SearchRates: []float64{1000, 2000, 3000, 4000, 5000, 6500, 8000, 10000, 12500, 15000, 20000}, Users: 10000,
+		SearchRates: []float64{250, 500, 1000, 2000, 3000, 4000, 5000, 6500, 8000, 10000, 12500, 15000, 20000}, Users: 10000,
 		Settle: 30 * time.Second, IngestMax: 3 * time.Minute}
 	switch name := os.Getenv("BENCH_SCALE"); name {
 	case "", "full":
 	case "small":
 		s = scale{Name: "small", Step: 5 * time.Second, Fixed: 5 * time.Second, Fresh: 5 * time.Second,
 			Warmup: 2 * time.Second, Backlog: 20000, LookupUser: 1000, LookupRate: 2, LookupFor: 10 * time.Second,
-			SearchRates: []float64{1000, 2000, 4000, 8000}, Users: 2000,
+			SearchRates: []float64{250, 500, 1000, 2000, 4000, 8000}, Users: 2000,
 			Settle: 15 * time.Second, IngestMax: time.Minute}
 	default:
 		return s, fmt.Errorf("BENCH_SCALE=%s: use full or small", name)
