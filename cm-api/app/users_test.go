@@ -131,7 +131,8 @@ func TestRebuildBesideARunningConsumer(t *testing.T) {
 			produce(100*batch, 100*batch+100)
 		}
 	}()
-	env := testenv.Merge(s.kafka.APIEnv(), s.mongo.APIEnv(), map[string]string{"CM_API_AUTH_TOKEN": testenv.Token, "CM_API_LOG_FORMAT": "json"})
+	// Run as an operator would: cm-api's own Kafka user may not write the topic.
+	env := testenv.Merge(s.kafka.OperatorAPIEnv(), s.mongo.APIEnv(), map[string]string{"CM_API_AUTH_TOKEN": testenv.Token, "CM_API_LOG_FORMAT": "json"})
 	logs := &testenv.SyncBuffer{}
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

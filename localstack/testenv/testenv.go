@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -258,13 +259,26 @@ func (k *Kafka) env(prefix, user, pass string, extra map[string]string) map[stri
 // records were ever written to it.
 func (k *Kafka) EndOffsets(tb testing.TB, topic string) int64 {
 	tb.Helper()
+	// A real broker answers "not leader" for a while after a topic is created.
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var sum int64
+		if sum, err = k.endOffsets(tb, topic); err == nil {
+			return sum
+		}
+	}
+	tb.Fatalf("end offsets of %s: %v", topic, err)
+	return 0
+}
+
+func (k *Kafka) endOffsets(tb testing.TB, topic string) (int64, error) {
 	conn := k.Conn(tb)
 	client := &kafka.Client{Addr: kafka.TCP(k.Settings.Brokers...), Transport: conn.Transport, Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil || len(md.Topics) != 1 {
-		tb.Fatalf("metadata of %s: %v", topic, err)
+		return 0, fmt.Errorf("metadata: %v", err)
 	}
 	var reqs []kafka.OffsetRequest
 	for _, p := range md.Topics[0].Partitions {
@@ -272,16 +286,24 @@ func (k *Kafka) EndOffsets(tb testing.TB, topic string) int64 {
 	}
 	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		tb.Fatalf("offsets of %s: %v", topic, err)
+		return 0, err
 	}
 	var sum int64
 	for _, p := range res.Topics[topic] {
 		if p.Error != nil {
-			tb.Fatalf("offsets of %s/%d: %v", topic, p.Partition, p.Error)
+			return 0, fmt.Errorf("partition %d: %w", p.Partition, p.Error)
 		}
 		sum += p.LastOffset
 	}
-	return sum
+	return sum, nil
+}
+
+// OperatorAPIEnv is APIEnv with the admin's credentials: what an operator runs
+// `cm-api users rebuild` with when cm-api's own user may not write the topic.
+func (k *Kafka) OperatorAPIEnv() map[string]string {
+	return k.env("CM_API", k.Settings.Username, k.Settings.Password, map[string]string{
+		"CM_API_KAFKA_TOPIC": k.Topic, "CM_API_KAFKA_DLQ_TOPIC": k.DLQTopic, "CM_API_KAFKA_GROUP": k.Group,
+	})
 }
 
 // Produce writes raw records to a topic, as a misbehaving producer would.
