@@ -161,7 +161,7 @@ func rawWriter(k kafkaSetup) *kafka.Writer {
 		Balancer:        &kafka.Murmur2Balancer{},
 		RequiredAcks:    kafka.RequireAll,
 		BatchTimeout:    5 * time.Millisecond,
-		BatchSize:       1000,
+		BatchSize:       100,
 		MaxAttempts:     3,
 		WriteBackoffMin: 50 * time.Millisecond,
 		WriteBackoffMax: 500 * time.Millisecond,
