@@ -130,13 +130,6 @@ func (p *proc) term(timeout time.Duration) error {
 	}
 }
 
-// restart starts the process again on the same address.
-func (p *proc) restart() {
-	p.t.Helper()
-	p.kill()
-	p.start()
-}
-
 // chaos kills and restarts a process on request, one kill at a time: a kill
 // asked for while the previous restart is under way waits for it.
 type chaos struct {

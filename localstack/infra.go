@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -56,8 +57,10 @@ func StartKafka(o KafkaOptions) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka address %q: %w", o.Addr, err)
 	}
-	var port int
-	fmt.Sscan(portText, &port)
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("kafka address %q: the port is not a number", o.Addr)
+	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),

@@ -612,8 +612,8 @@ func TestCORS(t *testing.T) {
 		t.Errorf("request of an unlisted origin: %d %v", a.status, a.header)
 	}
 
-	any := newShop(t, SecurityConfig{CORSOrigins: []string{"*"}})
-	a = any.do(t, "GET", "/healthz", "", map[string]string{"Origin": "https://anyone.example"})
+	anyOrigin := newShop(t, SecurityConfig{CORSOrigins: []string{"*"}})
+	a = anyOrigin.do(t, "GET", "/healthz", "", map[string]string{"Origin": "https://anyone.example"})
 	if a.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("wildcard: Allow-Origin %q", a.header.Get("Access-Control-Allow-Origin"))
 	}

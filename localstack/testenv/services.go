@@ -81,7 +81,10 @@ func runWith(tb testing.TB, fn runFunc, prefix string, env map[string]string, cl
 		once.Do(func() {
 			cancel()
 			select {
-			case <-s.done:
+			case err := <-s.done:
+				if err != nil {
+					tb.Logf("%s stopped with: %v", prefix, err)
+				}
 			case <-time.After(30 * time.Second):
 				tb.Errorf("%s did not stop within 30 s", prefix)
 			}

@@ -349,7 +349,7 @@ func (k *Kafka) ReadAll(tb testing.TB, topic string, want int, timeout time.Dura
 						m.Value, _ = io.ReadAll(r.Value)
 					}
 					for _, h := range r.Headers {
-						m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+						m.Headers = append(m.Headers, kafka.Header(h))
 					}
 					out = append(out, m)
 				}

@@ -162,8 +162,8 @@ func (f *File) read() (os.FileInfo, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", f.path, err)
 	}
-	const max = 1 << 20
-	if info.Size() > max {
+	const maxSize = 1 << 20
+	if info.Size() > maxSize {
 		return nil, nil, fmt.Errorf("%s: larger than 1 MiB", f.path)
 	}
 	b := make([]byte, 0, info.Size()+1)

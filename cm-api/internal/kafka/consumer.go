@@ -4,6 +4,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -346,7 +347,8 @@ func decodeCommand(cmd string, value []byte) (contract.RebuildUser, error) {
 // deadLetter builds the DLQ record for a message that can never be stored.
 func (c *Consumer) deadLetter(m kafka.Message, err error) kafka.Message {
 	reason := contract.ReasonMalformed
-	if ee, ok := err.(*contract.EventError); ok {
+	var ee *contract.EventError
+	if errors.As(err, &ee) {
 		reason = ee.Reason
 	}
 	if c.opts.Observe.DeadLetter != nil {
