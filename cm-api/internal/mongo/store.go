@@ -122,8 +122,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 // Any error is worth retrying: the events were validated before they got here.
 func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error) {
 	// The summaries time each of their round trips themselves: a batch of many
-	// users needs several.
-	summaryCtx := ctx
+	// users needs several. Three timeouts bound them all, so that shutdown still
+	// finishes a batch in time.
+	summaryCtx, cancelSummaries := context.WithTimeout(ctx, 3*s.timeout)
+	defer cancelSummaries()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.ensureIndexes(ctx); err != nil {
