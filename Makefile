@@ -30,9 +30,10 @@ fmt: ## Format all Go code
 	gofmt -w $(GO_MODULES)
 
 .PHONY: lint
-lint: ## Vet every module and fail on unformatted code
+lint: ## gofmt, go vet and golangci-lint (.golangci.yml) over every module; `make vulncheck` is separate
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet $(addprefix ./,$(addsuffix /...,$(GO_MODULES)))
+	$(MAKE) --no-print-directory lint-go
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module

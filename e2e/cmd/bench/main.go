@@ -56,8 +56,9 @@ func main() {
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
 	if err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // stop() ran just above
 	}
 }
 
@@ -76,8 +77,7 @@ func runFerretDB(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	f.Run(ctx)
-	return nil
+	return f.Run(ctx)
 }
 
 // runTrivial is the HTTP ceiling: the least a Go handler can do for a POST /buy —

@@ -60,9 +60,9 @@ func (p *proc) stop(timeout time.Duration) error {
 		return err
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
-		<-p.exited
+		exit := <-p.exited
 		p.cmd = nil
-		return fmt.Errorf("%s did not stop within %s of SIGTERM", p.name, timeout)
+		return fmt.Errorf("%s did not stop within %s of SIGTERM (killed: %v)", p.name, timeout, exit)
 	}
 }
 
