@@ -41,11 +41,11 @@ if [ -z "$db" ]; then
     fi
     db=file://$out
   else
-    echo "vulncheck: golang.org/x/vulndb is not available from the module proxy: $(tail -1 "$tmp/err")" >&2
-    newest=$(ls -1d "$CACHE"/vulndb/v*/ 2>/dev/null | sort | tail -1 || true)
+    echo "vulncheck: golang.org/x/vulndb is not available from the module proxy: $(grep -v "^[[:space:]]*$" "$tmp/err" | tail -1)" >&2
+    newest=$(find "$CACHE/vulndb" -mindepth 1 -maxdepth 1 -type d -name 'v*' 2>/dev/null | sort | tail -1 || true)
     if [ -n "$newest" ] && [ -f "$newest/index/modules.json" ]; then
       echo "vulncheck: using the newest database in the cache instead: $newest" >&2
-      db=file://${newest%/}
+      db=file://$newest
     elif curl -fsS --max-time 5 -o /dev/null https://vuln.go.dev/index/db.json.gz 2>/dev/null; then
       db=https://vuln.go.dev
     else

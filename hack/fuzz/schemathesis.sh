@@ -45,6 +45,7 @@ fi
 # --- the shop on free ports, stopped on exit ------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shop-fuzz.XXXXXX")
 PID=""
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID" 2>/dev/null || true
