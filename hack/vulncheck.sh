@@ -41,7 +41,8 @@ if [ -z "$db" ]; then
     fi
     db=file://$out
   else
-    echo "vulncheck: golang.org/x/vulndb is not available from the module proxy: $(grep -v "^[[:space:]]*$" "$tmp/err" | tail -1)" >&2
+    why=$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",*$/\1/p' <<<"${info:-}")
+    echo "vulncheck: golang.org/x/vulndb is not available from the module proxy: ${why:-$(tail -1 "$tmp/err")}" >&2
     newest=$(find "$CACHE/vulndb" -mindepth 1 -maxdepth 1 -type d -name 'v*' 2>/dev/null | sort | tail -1 || true)
     if [ -n "$newest" ] && [ -f "$newest/index/modules.json" ]; then
       echo "vulncheck: using the newest database in the cache instead: $newest" >&2
