@@ -66,8 +66,16 @@ type Consumer struct {
 	conn  *kafkaconn.Conn
 	opts  ConsumerOptions
 	store Store
-	r     *kafka.Reader
+	rp    atomic.Pointer[kafka.Reader]
 	dlq   *kafka.Writer
+
+	// The stall watchdog: a reader that holds partitions with lag but fetches
+	// nothing for long is replaced, which rejoins the group.
+	newReader  func() *kafka.Reader
+	lastFetch  atomic.Int64 // unix nanos of the last fetched message or batch end
+	busy       atomic.Bool  // a batch is being processed (store retries included)
+	stopReader atomic.Pointer[context.CancelFunc]
+	lastRejoin time.Time
 
 	joined      atomic.Bool // a group generation was joined
 	storeFailed atomic.Bool
@@ -84,7 +92,7 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	c := &Consumer{conn: conn, opts: opts, store: store}
-	c.r = kafka.NewReader(kafka.ReaderConfig{
+	cfg := kafka.ReaderConfig{
 		Brokers:  conn.Settings.Brokers,
 		GroupID:  opts.Group,
 		Topic:    opts.Topic,
@@ -105,7 +113,9 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 		PartitionWatchInterval: 10 * time.Second,
 		QueueCapacity:          opts.BatchSize,
 		ErrorLogger:            kafka.LoggerFunc(c.readerError),
-	})
+	}
+	c.newReader = func() *kafka.Reader { return kafka.NewReader(cfg) }
+	c.rp.Store(c.newReader())
 	c.dlq = &kafka.Writer{
 		Addr:         kafka.TCP(conn.Settings.Brokers...),
 		Topic:        opts.DLQTopic,
@@ -174,10 +184,24 @@ func (c *Consumer) Ready() (ok bool, why string) {
 func (c *Consumer) Run(ctx context.Context) error {
 	go c.watchStats(ctx)
 	backoff := newBackoff()
+	rctx, cancel := context.WithCancel(ctx)
+	c.stopReader.Store(&cancel)
+	c.lastFetch.Store(time.Now().UnixNano())
 	for {
-		batch, err := c.fetch(ctx)
+		batch, err := c.fetch(rctx)
 		if ctx.Err() != nil {
+			cancel()
 			return nil
+		}
+		if rctx.Err() != nil {
+			// The watchdog found the reader stalled: leave the group and join anew.
+			cancel()
+			_ = c.reader().Close()
+			c.rp.Store(c.newReader())
+			rctx, cancel = context.WithCancel(ctx)
+			c.stopReader.Store(&cancel)
+			c.lastFetch.Store(time.Now().UnixNano())
+			continue
 		}
 		if err != nil {
 			c.readerError("fetch: %v", err)
@@ -191,15 +215,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // fetch blocks for one message, then takes whatever else arrives within BatchWait.
 func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
-	m, err := c.r.FetchMessage(ctx)
+	m, err := c.reader().FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
+	c.lastFetch.Store(time.Now().UnixNano())
 	batch := []kafka.Message{m}
 	wctx, cancel := context.WithTimeout(ctx, c.opts.BatchWait)
 	defer cancel()
 	for len(batch) < c.opts.BatchSize {
-		m, err := c.r.FetchMessage(wctx)
+		m, err := c.reader().FetchMessage(wctx)
 		if err != nil {
 			break
 		}
@@ -211,6 +236,11 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 // process is the heart of the delivery guarantee: dead letters are written, then
 // valid events are stored, and only then is the batch committed.
 func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
+	c.busy.Store(true)
+	defer func() {
+		c.lastFetch.Store(time.Now().UnixNano())
+		c.busy.Store(false)
+	}()
 	if c.opts.Observe.Batch != nil {
 		c.opts.Observe.Batch(len(batch))
 	}
@@ -291,7 +321,7 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	}
 	cctx, cancel := context.WithTimeout(work, 10*time.Second)
 	defer cancel()
-	if err := c.r.CommitMessages(cctx, batch...); err != nil {
+	if err := c.reader().CommitMessages(cctx, batch...); err != nil {
 		// Not lost: the events are stored, and a redelivery is a duplicate.
 		c.opts.Log.Warn("commit failed; the batch will be redelivered and skipped as duplicates", "err", err.Error(), "size", len(batch))
 	}
@@ -392,7 +422,7 @@ func (c *Consumer) watchStats(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		st := c.r.Stats()
+		st := c.reader().Stats()
 		if st.Rebalances > 0 {
 			c.joined.Store(true)
 		}
@@ -405,21 +435,50 @@ func (c *Consumer) watchStats(ctx context.Context) {
 		if c.opts.Observe.Stats != nil {
 			c.opts.Observe.Stats(st)
 		}
-		if tick++; tick%5 == 0 && c.opts.Observe.Lag != nil {
+		if tick++; tick%5 == 0 {
 			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			if lag, err := PartitionLag(lctx, c.conn, c.opts.Group, c.opts.Topic); err == nil {
+				var total int64
 				for p, l := range lag {
-					c.opts.Observe.Lag(p, l)
+					total += l
+					if c.opts.Observe.Lag != nil {
+						c.opts.Observe.Lag(p, l)
+					}
 				}
+				c.checkStall(total)
 			}
 			cancel()
 		}
 	}
 }
 
+// stallAfter is how long a reader may fetch nothing while its group has lag.
+// Rebalances after a crashed member take up to a session timeout or two; this
+// is well past that.
+func (c *Consumer) stallAfter() time.Duration { return 4 * c.opts.SessionTimeout }
+
+// checkStall replaces a reader that fetched nothing for stallAfter although the
+// topic has records the group has not committed, and nothing is being stored.
+// kafka-go can end up with a generation that assigns it no partitions after
+// members crash mid-rebalance; rejoining heals that instead of idling forever.
+func (c *Consumer) checkStall(lag int64) {
+	idle := time.Since(time.Unix(0, c.lastFetch.Load()))
+	if lag == 0 || c.busy.Load() || idle < c.stallAfter() || time.Since(c.lastRejoin) < c.stallAfter() {
+		return
+	}
+	c.lastRejoin = time.Now()
+	c.opts.Log.Warn("kafka consumer stalled: the group has lag but nothing was fetched; rejoining the group",
+		"lag", lag, "idle_s", int(idle.Seconds()))
+	if stop := c.stopReader.Load(); stop != nil {
+		(*stop)()
+	}
+}
+
+func (c *Consumer) reader() *kafka.Reader { return c.rp.Load() }
+
 // Close leaves the group (handing partitions over at once) and flushes the DLQ.
 func (c *Consumer) Close() error {
-	rerr := c.r.Close()
+	rerr := c.reader().Close()
 	werr := c.dlq.Close()
 	if rerr != nil {
 		return rerr
