@@ -9,8 +9,8 @@ lint-go: ## golangci-lint (.golangci.yml) over every module; builds the pinned v
 	@gl=$$(hack/tools.sh golangci-lint); \
 	export GOLANGCI_LINT_CACHE=$(SCALABLE_SHOP_CACHE)/golangci-lint; \
 	$$gl config verify; \
-	$$gl run $(addprefix ./,$(addsuffix /...,$(GO_MODULES))); \
-	cd hack/vulndb && GOWORK=off $$gl run --config ../../.golangci.yml ./...
+	$$gl run --allow-parallel-runners $(addprefix ./,$(addsuffix /...,$(GO_MODULES))); \
+	cd hack/vulndb && GOWORK=off $$gl run --allow-parallel-runners --config ../../.golangci.yml ./...
 
 vulncheck: ## govulncheck over every module, with the Go vulnerability database built from the module proxy (offline-capable)
 	VULNCHECK_MODULES="$(GO_MODULES)" hack/vulncheck.sh
