@@ -30,6 +30,8 @@ func handleIndex() http.HandlerFunc {
 			"GET /":                        "this API info as JSON; the customer page for a browser (Accept: text/html)",
 			"POST /buy":                    "buy: JSON {username, userid, price, timestamp?}; 202 with the purchase id",
 			"GET /getAllUserBuys/{userid}": "a user's purchases, newest first; ?limit=1..100&cursor=",
+			"GET /users/{userid}":          "a user's summary: purchase count, total spent, first and last purchase",
+			"GET /openapi.yaml":            "the OpenAPI 3 document of this API (also /openapi.json)",
 			"GET /healthz":                 "liveness",
 			"GET /readyz":                  "readiness: Kafka and cm-api reachable",
 			"GET /metrics":                 "Prometheus metrics",
