@@ -138,6 +138,10 @@ func (b *bench) startBase(ctx context.Context) error {
 	if err := waitHTTP(ctx, b.serverURL+"/readyz", 60*time.Second, b.server); err != nil {
 		return err
 	}
+	// A freshly started broker (and JIT) answers slowly for a while: warm the
+	// produce path before the first measured run.
+	warm := load.Run(ctx, load.Options{Rate: 1000, Duration: 2 * b.sc.Warmup}, b.buyOp(b.serverURL+"/buy"))
+	logf("warm-up: %s", warm)
 	taddr := freeAddr()
 	b.trivURL = "http://" + taddr
 	if b.trivial, err = startProc("trivial", b.self, []string{"trivial", "-listen", taddr}, nil, b.logDir); err != nil {

@@ -139,12 +139,20 @@ func cpuAndParent(pid int) (time.Duration, int, error) {
 	return time.Duration(ut+st) * time.Second / clkTck, ppid, nil
 }
 
-// treeCPU is the CPU time of pid and all its direct children (PostgreSQL's
-// backends are children of the postmaster).
+// treeCPU is the CPU time of pid and all its children, live (PostgreSQL's
+// backends are children of the postmaster) and exited (cutime+cstime).
 func treeCPU(pid int) time.Duration {
 	total, _, err := cpuAndParent(pid)
 	if err != nil {
 		return 0
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		s := string(stat)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) >= 15 {
+			cut, _ := strconv.ParseInt(f[13], 10, 64)
+			cst, _ := strconv.ParseInt(f[14], 10, 64)
+			total += time.Duration(cut+cst) * time.Second / clkTck
+		}
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
