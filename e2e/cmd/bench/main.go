@@ -26,7 +26,9 @@ import (
 	_ "net/http/pprof" // only served by the profiling children, on their own listener
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 
@@ -112,6 +114,8 @@ func runTrivial(ctx context.Context, args []string) error {
 // the services' real binaries.
 func runProfiled(ctx context.Context, name string, args []string) error {
 	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" {
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(int(time.Millisecond))
 		go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }()
 	}
 	run := cmserver.Run
