@@ -73,26 +73,27 @@ type row struct {
 }
 
 type report struct {
-	Started    time.Time        `json:"started"`
-	Finished   time.Time        `json:"finished"`
-	Scale      scale            `json:"scale"`
-	Machine    machineInfo      `json:"machine"`
-	Profile    bool             `json:"profile_mode"`
-	Table      []row            `json:"table"`
-	ProduceRaw throughput       `json:"produce_raw"`
-	InsertRaw  throughput       `json:"insert_raw"`
-	Ingest     ingestResult     `json:"ingest"`
-	LookupDocs [2]int64         `json:"lookup_docs"` // the user's, all
-	LookupRaw  load.Result      `json:"lookup_raw_find"`
-	LookupAPI  load.Result      `json:"lookup_cm_api"`
-	Fixed      []fixedRate      `json:"fixed_rates"`
-	Freshness  freshResult      `json:"freshness"`
-	MaxBuy     search           `json:"max_buy"`
-	MaxTrivial search           `json:"max_trivial"`
-	Services   map[string]usage `json:"services"`
-	Phases     []phase          `json:"phases"`
-	Notes      []string         `json:"notes,omitempty"`
-	Skipped    int64            `json:"skipped_events"` // backlog skipped between runs
+	Started     time.Time        `json:"started"`
+	Finished    time.Time        `json:"finished"`
+	Scale       scale            `json:"scale"`
+	Machine     machineInfo      `json:"machine"`
+	Profile     bool             `json:"profile_mode"`
+	Table       []row            `json:"table"`
+	ProduceRaw  throughput       `json:"produce_raw"`
+	ProduceOpen load.Result      `json:"produce_raw_open_loop_1000"`
+	InsertRaw   throughput       `json:"insert_raw"`
+	Ingest      ingestResult     `json:"ingest"`
+	LookupDocs  [2]int64         `json:"lookup_docs"` // the user's, all
+	LookupRaw   load.Result      `json:"lookup_raw_find"`
+	LookupAPI   load.Result      `json:"lookup_cm_api"`
+	Fixed       []fixedRate      `json:"fixed_rates"`
+	Freshness   freshResult      `json:"freshness"`
+	MaxBuy      search           `json:"max_buy"`
+	MaxTrivial  search           `json:"max_trivial"`
+	Services    map[string]usage `json:"services"`
+	Phases      []phase          `json:"phases"`
+	Notes       []string         `json:"notes,omitempty"`
+	Skipped     int64            `json:"skipped_events"` // backlog skipped between runs
 
 	LookupServer load.Result `json:"lookup_cm_server"`
 }
@@ -132,6 +133,9 @@ func (r *report) buildTable() {
 		fmt.Sprintf("%.0f req/s", maxBuy), fmt.Sprintf("%.0f req/s", maxTriv), ratio(maxBuy, maxTriv), ">= 10000 req/s", yes(maxBuy >= 10000)})
 	add(row{"POST /buy highest rate vs raw kafka-go produce (same writer settings)",
 		fmt.Sprintf("%.0f req/s", maxBuy), fmt.Sprintf("%.0f msg/s", r.ProduceRaw.PerSec), ratio(maxBuy, r.ProduceRaw.PerSec), "-", "-"})
+	po := r.ProduceOpen
+	add(row{fmt.Sprintf("raw kafka-go produce, open loop at 1000/s, cm-api stopped (errors %.3f%%)", 100*po.ErrorRate()), pcts(po),
+		"-", "-", "-", "-"})
 	for _, f := range r.Fixed {
 		add(row{fmt.Sprintf("POST /buy at %.0f req/s (errors %.3f%%)", f.Rate, 100*f.Buy.ErrorRate()), pcts(f.Buy),
 			"trivial: " + pcts(f.Trivial), "p99 x" + ratio(float64(f.Buy.Overall.P99), float64(f.Trivial.Overall.P99)),
