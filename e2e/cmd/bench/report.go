@@ -73,27 +73,28 @@ type row struct {
 }
 
 type report struct {
-	Started     time.Time        `json:"started"`
-	Finished    time.Time        `json:"finished"`
-	Scale       scale            `json:"scale"`
-	Machine     machineInfo      `json:"machine"`
-	Profile     bool             `json:"profile_mode"`
-	Table       []row            `json:"table"`
-	ProduceRaw  throughput       `json:"produce_raw"`
-	ProduceOpen load.Result      `json:"produce_raw_open_loop_1000"`
-	InsertRaw   throughput       `json:"insert_raw"`
-	Ingest      ingestResult     `json:"ingest"`
-	LookupDocs  [2]int64         `json:"lookup_docs"` // the user's, all
-	LookupRaw   load.Result      `json:"lookup_raw_find"`
-	LookupAPI   load.Result      `json:"lookup_cm_api"`
-	Fixed       []fixedRate      `json:"fixed_rates"`
-	Freshness   freshResult      `json:"freshness"`
-	MaxBuy      search           `json:"max_buy"`
-	MaxTrivial  search           `json:"max_trivial"`
-	Services    map[string]usage `json:"services"`
-	Phases      []phase          `json:"phases"`
-	Notes       []string         `json:"notes,omitempty"`
-	Skipped     int64            `json:"skipped_events"` // backlog skipped between runs
+	Started       time.Time        `json:"started"`
+	Finished      time.Time        `json:"finished"`
+	Scale         scale            `json:"scale"`
+	Machine       machineInfo      `json:"machine"`
+	Profile       bool             `json:"profile_mode"`
+	Table         []row            `json:"table"`
+	ProduceRaw    throughput       `json:"produce_raw"`
+	ProduceOpen   load.Result      `json:"produce_raw_open_loop_1000"`
+	BuyNoConsumer load.Result      `json:"buy_1000_cm_api_stopped"`
+	InsertRaw     throughput       `json:"insert_raw"`
+	Ingest        ingestResult     `json:"ingest"`
+	LookupDocs    [2]int64         `json:"lookup_docs"` // the user's, all
+	LookupRaw     load.Result      `json:"lookup_raw_find"`
+	LookupAPI     load.Result      `json:"lookup_cm_api"`
+	Fixed         []fixedRate      `json:"fixed_rates"`
+	Freshness     freshResult      `json:"freshness"`
+	MaxBuy        search           `json:"max_buy"`
+	MaxTrivial    search           `json:"max_trivial"`
+	Services      map[string]usage `json:"services"`
+	Phases        []phase          `json:"phases"`
+	Notes         []string         `json:"notes,omitempty"`
+	Skipped       int64            `json:"skipped_events"` // backlog skipped between runs
 
 	LookupServer load.Result `json:"lookup_cm_server"`
 }
@@ -140,6 +141,11 @@ func (r *report) buildTable() {
 		add(row{fmt.Sprintf("POST /buy at %.0f req/s (errors %.3f%%)", f.Rate, 100*f.Buy.ErrorRate()), pcts(f.Buy),
 			"trivial: " + pcts(f.Trivial), "p99 x" + ratio(float64(f.Buy.Overall.P99), float64(f.Trivial.Overall.P99)),
 			"p99 < 50 ms", yes(f.Buy.Overall.P99 < 50*time.Millisecond && f.Buy.ErrorRate() < 0.001)})
+	}
+	if nc := r.BuyNoConsumer; nc.Sent > 0 {
+		add(row{fmt.Sprintf("POST /buy at 1000 req/s with cm-api stopped (errors %.3f%%)", 100*nc.ErrorRate()), pcts(nc),
+			"raw produce open loop: " + pcts(r.ProduceOpen), "p99 x" + ratio(float64(nc.Overall.P99), float64(r.ProduceOpen.Overall.P99)),
+			"p99 < 50 ms", yes(nc.Overall.P99 < 50*time.Millisecond && nc.ErrorRate() < 0.001)})
 	}
 	fr := r.Freshness
 	add(row{fmt.Sprintf("freshness: 202 -> visible in GET /getAllUserBuys at 1000 req/s (%d probes, %d unseen)", fr.Latency.Count, fr.Missing),

@@ -564,7 +564,20 @@ func (b *bench) fixedRates(ctx context.Context) error {
 		logf("trivial  @%.0f: %s", rate, t)
 		b.rep.Fixed = append(b.rep.Fixed, fixedRate{Rate: rate, Buy: r, Trivial: t})
 	}
-	return nil
+	// The same 1,000 req/s with cm-api stopped: the front door and Kafka without
+	// the store's work on the same cores.
+	b.settle(ctx)
+	if err := b.api.stop(60 * time.Second); err != nil {
+		logf("%v (killed)", err)
+	}
+	b.apiCPU += b.api.last.CPU
+	b.apiHWM = max(b.apiHWM, b.api.last.HWM)
+	b.rep.BuyNoConsumer = load.Run(ctx, load.Options{Rate: 1000, Duration: b.sc.Fixed}, b.buyOp(b.serverURL+"/buy"))
+	logf("POST /buy @1000 with cm-api stopped: %s", b.rep.BuyNoConsumer)
+	if err := b.lag.skipToEnd(ctx); err != nil {
+		return err
+	}
+	return b.startAPI(ctx)
 }
 
 // ---------------------------------------------------------------- freshness
