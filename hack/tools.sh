@@ -13,8 +13,12 @@ GOLANGCI_LINT_VERSION=v2.15.0
 GOVULNCHECK_VERSION=v1.9.0
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
-install() { # name version package
+install() { # name version package [per-go]
   local name=$1 version=$2 pkg=$3 dest="$BIN/$1-$2"
+  # Analysers load the standard library's source with the build tags of the Go
+  # that built them, so one built by an older Go fails on a newer Go's library:
+  # keep one build per Go version.
+  if [ "${4:-}" = per-go ]; then dest="$dest-$(go env GOVERSION)"; fi
   if [ ! -x "$dest" ]; then
     echo "installing $name $version into $BIN (first run only)" >&2
     local tmp; tmp=$(mktemp -d)
@@ -27,8 +31,8 @@ install() { # name version package
 
 case "${1:-}" in
   helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
-  golangci-lint) install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
-  govulncheck) install govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln/cmd/govulncheck ;;
+  golangci-lint) install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint per-go ;;
+  govulncheck) install govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln/cmd/govulncheck per-go ;;
   benchstat) install benchstat "$BENCHSTAT_VERSION" golang.org/x/perf/cmd/benchstat ;;
   *) echo "usage: $0 helm|golangci-lint|govulncheck|benchstat" >&2; exit 2 ;;
 esac

@@ -21,6 +21,9 @@ BIN="$OUT/bin"
 mkdir -p "$BIN"
 
 export GOWORK=off
+# Test tools, not the shop: built with the machine's own Go, so a change of the
+# project's toolchain (the Makefile's GOTOOLCHAIN) does not rebuild them.
+export GOTOOLCHAIN=local
 export GOFLAGS="-buildvcs=false -trimpath -p=${CLUSTER_BUILD_JOBS:-2}"
 export CGO_ENABLED=0
 
