@@ -31,6 +31,7 @@ var Settings = []config.Setting{
 	{Key: "kafka.tls.key_file", Default: "", Usage: "PEM client key for Kafka mTLS"},
 	{Key: "kafka.batch_timeout", Default: "5ms", Usage: "how long the producer waits to fill a batch"},
 	{Key: "kafka.write_timeout", Default: "5s", Usage: "how long a buy waits for the broker's acknowledgement before answering 503"},
+	{Key: "kafka.max_in_flight", Default: "512", Usage: "most buys waiting for the broker's acknowledgement at once; one more is answered 503 with Retry-After at once, which bounds memory when the broker slows down (0: no limit)"},
 	{Key: "cmapi.url", Default: "http://127.0.0.1:8081", Usage: "base URL of cm-api"},
 	{Key: "cmapi.token", Default: "", Usage: "bearer token presented to cm-api; a cmapi.token_file is re-read within a second of a change (its first line is presented)", Secret: true},
 	{Key: "cmapi.ca_file", Default: "", Usage: "PEM CA bundle that signed cm-api's certificate (with an https:// cmapi.url; system roots when empty)"},
@@ -65,6 +66,7 @@ type Config struct {
 	Topic        string
 	BatchTimeout time.Duration
 	WriteTimeout time.Duration
+	MaxInFlight  int
 	CMAPIURL     string
 	CMAPIToken   string
 	Security     SecurityConfig
@@ -100,6 +102,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		Topic:        v.Required("kafka.topic"),
 		BatchTimeout: v.Duration("kafka.batch_timeout", false),
 		WriteTimeout: v.Duration("kafka.write_timeout", false),
+		MaxInFlight:  v.Int("kafka.max_in_flight", 0, 1_000_000),
 		CMAPIURL:     v.Required("cmapi.url"),
 		CMAPIToken:   v.Secret("cmapi.token"),
 		Security:     loadSecurity(v),

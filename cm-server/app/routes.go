@@ -22,7 +22,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Get("/", handleIndex())
 	r.Get("/static/*", handleStatic())
-	r.With(s.requireUser, s.limitBuys).Post("/buy", handleBuy(s.log, s.ownPurchasesOnly()))
+	r.With(s.requireUser, s.limitBuys, s.limitInFlight()).Post("/buy", handleBuy(s.log, s.ownPurchasesOnly()))
 	r.With(s.requireUser).Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.ownLookupsOnly()))
 	r.With(s.requireUser).Get("/users/{userid}", handleUser(s.log, s.ownLookupsOnly()))
 	r.Get("/healthz", httpjson.Healthz())

@@ -42,6 +42,8 @@ type Server struct {
 	sec      *security
 	tracer   trace.Tracer
 	handler  http.Handler
+	// maxInFlight bounds the buys waiting for Kafka (0: no bound).
+	maxInFlight int
 	// shutdown turns /readyz to 503 so the load balancer drains us first.
 	shutdown atomic.Bool
 }

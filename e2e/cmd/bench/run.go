@@ -130,6 +130,15 @@ func (b *bench) startBase(ctx context.Context) error {
 		return err
 	}
 	b.mongoURI = "mongodb://" + addr + "/"
+	mc, err := mongo.Connect(options.Client().ApplyURI(b.mongoURI))
+	if err != nil {
+		return err
+	}
+	err = indexForEquality(ctx, b.pgURL, mc.Database("shop"), "purchases", "users")
+	_ = mc.Disconnect(context.Background())
+	if err != nil {
+		return err
+	}
 	if err := b.startServer(ctx); err != nil {
 		return err
 	}
@@ -292,6 +301,9 @@ func (b *bench) ingest(ctx context.Context) error {
 		Options: options.Index().SetName("userid_ts_id"),
 	}); err != nil {
 		return fmt.Errorf("raw index: %w", err)
+	}
+	if err := indexForEquality(ctx, b.pgURL, raw.Database(), "purchases"); err != nil {
+		return err
 	}
 	const batch = 500 // cm-api's kafka.batch_size default
 	start := time.Now()
