@@ -18,6 +18,7 @@ const EnvPrefix = "CM_SERVER"
 // and the chart's ConfigMap follow this list.
 var Settings = []config.Setting{
 	{Key: "http.addr", Default: ":8080", Usage: "listen address"},
+	{Key: "http.max_connections", Default: "1024", Usage: "most client connections served at once; more wait in the kernel's accept queue, which bounds memory under overload (keep it above the connections the ingress holds open; 0: no limit)"},
 	{Key: "http.tls.cert_file", Default: "", Usage: "PEM certificate to serve HTTPS with (with http.tls.key_file; re-read when it changes); empty: plain HTTP"},
 	{Key: "http.tls.key_file", Default: "", Usage: "PEM key of http.tls.cert_file"},
 	{Key: "kafka.brokers", Default: "127.0.0.1:9092", Usage: "comma-separated Kafka bootstrap servers"},
@@ -62,6 +63,7 @@ var Settings = []config.Setting{
 // Config is cm-server's validated configuration.
 type Config struct {
 	HTTPAddr     string
+	MaxConns     int
 	Kafka        kafkaconn.Settings
 	Topic        string
 	BatchTimeout time.Duration
@@ -88,6 +90,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	c := Config{
 		HTTPAddr: v.Addr("http.addr"),
+		MaxConns: v.Int("http.max_connections", 0, 1_000_000),
 		Kafka: kafkaconn.Settings{
 			Brokers:       v.AddrList("kafka.brokers"),
 			SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/net/netutil"
 
 	"github.com/scalable-shop/shop/cm-server/internal/cmapi"
 	"github.com/scalable-shop/shop/cm-server/internal/kafka"
@@ -81,6 +82,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		producer.Close()
 		return fmt.Errorf("config: http.addr %s cannot be used (%v); set %s_HTTP_ADDR to a free address", cfg.HTTPAddr, err, EnvPrefix)
+	}
+	if cfg.MaxConns > 0 {
+		// Every open connection costs a goroutine and its buffers (~20 KiB);
+		// under an open-loop overload they reached 250 MiB. Beyond the limit,
+		// connections wait in the kernel's queue, which costs us nothing.
+		ln = netutil.LimitListener(ln, cfg.MaxConns)
 	}
 	if ln, err = cfg.Security.listen(ln, log); err != nil {
 		producer.Close()
