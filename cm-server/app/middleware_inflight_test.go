@@ -41,11 +41,11 @@ func (p *gatedProducer) Produce(ctx context.Context, _ contract.Event) error {
 }
 
 func TestBuysBeyondMaxInFlightAreRefusedAtOnce(t *testing.T) {
-	const max = 3
+	const limit = 3
 	p := &gatedProducer{arrived: make(chan struct{}, 100), release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
-	srv := httptest.NewServer(NewServer(slog.New(slog.DiscardHandler), p, nil, reg, m, WithMaxInFlightBuys(max)))
+	srv := httptest.NewServer(NewServer(slog.New(slog.DiscardHandler), p, nil, reg, m, WithMaxInFlightBuys(limit)))
 	defer srv.Close()
 	// A refused buy must be answered at once, not after the others: a bounded
 	// wait turns a missing limit into a failure instead of a hang.
@@ -60,10 +60,10 @@ func TestBuysBeyondMaxInFlightAreRefusedAtOnce(t *testing.T) {
 		return res
 	}
 
-	// max buys wait for the broker...
+	// limit buys wait for the broker...
 	var wg sync.WaitGroup
-	codes := make(chan int, max)
-	for range max {
+	codes := make(chan int, limit)
+	for range limit {
 		wg.Go(func() {
 			if res := buy(); res != nil {
 				res.Body.Close()
@@ -71,7 +71,7 @@ func TestBuysBeyondMaxInFlightAreRefusedAtOnce(t *testing.T) {
 			}
 		})
 	}
-	for range max {
+	for range limit {
 		<-p.arrived
 	}
 	// ...so the next ones are refused without reaching the producer.
@@ -109,7 +109,7 @@ func TestBuysBeyondMaxInFlightAreRefusedAtOnce(t *testing.T) {
 	if res.StatusCode != http.StatusAccepted {
 		t.Errorf("buy after the others finished: %d, want 202", res.StatusCode)
 	}
-	if p.events != max+1 {
-		t.Errorf("producer got %d events, want %d (refused buys must produce nothing)", p.events, max+1)
+	if p.events != limit+1 {
+		t.Errorf("producer got %d events, want %d (refused buys must produce nothing)", p.events, limit+1)
 	}
 }
