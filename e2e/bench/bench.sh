@@ -13,7 +13,8 @@
 #   BENCH_LOG_LEVEL    log level of both services [info, as in production]
 #   BENCH_PROFILE      1: run the services' app.Run inside bench with a pprof
 #                      listener and save CPU/alloc/mutex/block profiles of the
-#                      5,000 req/s run under out/bench/profiles [0]
+#                      5,000 req/s run, and a CPU profile of FerretDB during
+#                      ingest, under out/bench/profiles [0]
 #   BENCH_KAFKA_PORT   first of three ports for the broker [29092]
 #   BENCH_OUT          output folder [out/bench]
 #   SCALABLE_SHOP_CACHE  cache root [~/.cache/scalable-shop]

@@ -70,6 +70,9 @@ func runFerretDB(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:27017", "listen address")
 	pg := fs.String("pg", "", "PostgreSQL URL")
 	_ = fs.Parse(args)
+	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" {
+		go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }()
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},
 		Handler:       "postgresql",

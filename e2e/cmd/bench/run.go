@@ -44,6 +44,7 @@ type bench struct {
 	mongoURI                     string
 	serverURL, apiURL, trivURL   string
 	apiPprof, serverPprof        string
+	ferretPprof                  string
 
 	client *http.Client
 	rep    report
@@ -123,7 +124,12 @@ func (b *bench) serviceBin(name string) (string, []string) {
 func (b *bench) startBase(ctx context.Context) error {
 	var err error
 	addr := freeAddr()
-	if b.ferret, err = startProc("ferretdb", b.self, []string{"ferretdb", "-listen", addr, "-pg", b.pgURL}, nil, b.logDir); err != nil {
+	var ferretEnv []string
+	if b.profile {
+		b.ferretPprof = freeAddr()
+		ferretEnv = []string{"BENCH_PPROF_ADDR=" + b.ferretPprof}
+	}
+	if b.ferret, err = startProc("ferretdb", b.self, []string{"ferretdb", "-listen", addr, "-pg", b.pgURL}, ferretEnv, b.logDir); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, addr, 30*time.Second, b.ferret); err != nil {
@@ -328,6 +334,10 @@ func (b *bench) ingest(ctx context.Context) error {
 	t0 := time.Now()
 	if err := b.startAPI(ctx); err != nil {
 		return err
+	}
+	if b.profile {
+		// Where the store's CPU goes while cm-api works through the backlog.
+		go b.captureProfile("ferretdb", b.ferretPprof, "ingest", 30)
 	}
 	var tFirst time.Time
 	var lagFirst int64
