@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -121,11 +122,14 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 // counted again, while a redelivery after a crash between the two writes is.
 // Any error is worth retrying: the events were validated before they got here.
 func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error) {
-	// The summaries time each of their round trips themselves: a batch of many
-	// users needs several. Three timeouts bound them all, so that shutdown still
-	// finishes a batch in time.
-	summaryCtx, cancelSummaries := context.WithTimeout(ctx, 3*s.timeout)
-	defer cancelSummaries()
+	// The look-ups of duplicates and the summaries time each of their round
+	// trips themselves, and nothing bounds them together: a redelivered batch
+	// needs up to one round trip per event, and a bound on the whole would make a
+	// slow store fail such a batch on every retry, for ever (seen: a consumer stuck
+	// with 16,000 events of lag after two kills in a row, on FerretDB/SQLite).
+	// Progress matters more than a quick shutdown: an unfinished batch is only
+	// redelivered.
+	summaryCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.ensureIndexes(ctx); err != nil {
@@ -188,26 +192,40 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 }
 
 // storedPositions reads where the stored purchases ids came from, one look-up by
-// _id each, every one with its own timeout. A single {_id: {$in: ids}} would be one
-// round trip on MongoDB, but FerretDB's SQLite backend answers $in by scanning the
-// whole collection (1.6 s for one id among 20,000 documents on a busy 2-core
-// machine, 1 ms by equality). Under one timeout for the batch, a redelivered batch
-// could then never finish, and the consumer would retry it forever.
+// _id each, every one with its own timeout, a few at a time. A single
+// {_id: {$in: ids}} would be one round trip on MongoDB, but FerretDB's SQLite
+// backend answers $in by scanning the whole collection (1.6 s for one id among
+// 20,000 documents on a busy 2-core machine, 1 ms by equality), so that a
+// redelivered batch could never finish within any timeout.
 func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDoc, error) {
-	out := make([]purchaseDoc, 0, len(ids))
+	out := make([]purchaseDoc, len(ids))
+	errs := make([]error, len(ids))
 	proj := options.FindOne().SetProjection(bson.D{{Key: "src_partition", Value: 1}, {Key: "src_offset", Value: 1}})
-	for _, id := range ids {
-		octx, cancel := context.WithTimeout(ctx, s.timeout)
-		var d purchaseDoc
-		err := s.purchases.FindOne(octx, bson.D{{Key: "_id", Value: id}}, proj).Decode(&d)
-		cancel()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, positionReaders)
+	for i, id := range ids {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			octx, cancel := context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+			if err := s.purchases.FindOne(octx, bson.D{{Key: "_id", Value: id}}, proj).Decode(&out[i]); err != nil {
+				errs[i] = fmt.Errorf("purchase %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("purchase %s: %w", id, err)
+			return nil, err // the first is enough: the batch is retried whole
 		}
-		out = append(out, d)
 	}
 	return out, nil
 }
+
+// positionReaders bounds the look-ups of storedPositions in flight: enough to
+// hide round trips, few enough to leave the store's connections to others.
+const positionReaders = 8
 
 // ListPurchases returns up to limit purchases of userID, newest first, strictly
 // after the position (afterTS, afterID) when afterID is not empty.
