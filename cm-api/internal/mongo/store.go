@@ -201,16 +201,25 @@ func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDo
 	out := make([]purchaseDoc, len(ids))
 	errs := make([]error, len(ids))
 	proj := options.FindOne().SetProjection(bson.D{{Key: "src_partition", Value: 1}, {Key: "src_offset", Value: 1}})
+	// The first failure stops the rest: a store that is down must show as
+	// failing after one timeout, not after one per duplicate.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, positionReaders)
 	for i, id := range ids {
 		slots <- struct{}{}
+		if ctx.Err() != nil {
+			<-slots
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-slots }()
 			octx, cancel := context.WithTimeout(ctx, s.timeout)
 			defer cancel()
 			if err := s.purchases.FindOne(octx, bson.D{{Key: "_id", Value: id}}, proj).Decode(&out[i]); err != nil {
 				errs[i] = fmt.Errorf("purchase %s: %w", id, err)
+				stop()
 			}
 		})
 	}

@@ -105,6 +105,10 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	// Chunks go out a few at a time: the database commits them side by side
 	// instead of one after another. Each has its own timeout, so a big batch is
 	// not cut off by a timeout meant for one round trip.
+	// A failure other than a conflict stops the chunks not yet sent: a store
+	// that is down must show as failing after one timeout, not one per chunk.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -114,6 +118,10 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	)
 	for _, chunk := range chunks {
 		slots <- struct{}{}
+		if ctx.Err() != nil {
+			<-slots
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
@@ -126,6 +134,8 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 				var bwe mongo.BulkWriteException
 				if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
 					err = errConflict // a summary we thought new was created meanwhile
+				} else {
+					stop()
 				}
 				errs = append(errs, err)
 				return
