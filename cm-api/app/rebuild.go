@@ -9,7 +9,6 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scalable-shop/shop/cm-api/internal/kafka"
 	"github.com/scalable-shop/shop/cm-api/internal/mongo"
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
@@ -67,7 +66,7 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 
 	// Done when the group has committed past everything on the topic now.
 	for {
-		lag, err := kafka.GroupLag(ctx, conn, cfg.Group, cfg.Topic)
+		lag, err := conn.GroupLag(ctx, cfg.Group, cfg.Topic)
 		if err == nil && lag == 0 {
 			break
 		}

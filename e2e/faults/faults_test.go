@@ -656,10 +656,11 @@ func checkDLQ(t *testing.T, topic string, poison []poisonMsg, dlq []kafka.Messag
 func waitLag(t *testing.T, k *testenv.Kafka, timeout time.Duration) int64 {
 	t.Helper()
 	conn := k.Conn(t)
-	client := &kafka.Client{Addr: kafka.TCP(k.Settings.Brokers...), Transport: conn.Transport, Timeout: 10 * time.Second}
 	deadline := time.Now().Add(timeout)
 	for {
-		lag, err := groupLag(client, k.Group, k.Topic)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		lag, err := conn.GroupLag(ctx, k.Group, k.Topic)
+		cancel()
 		if err == nil && lag == 0 {
 			return 0
 		}
@@ -671,49 +672,6 @@ func waitLag(t *testing.T, k *testenv.Kafka, timeout time.Duration) int64 {
 		}
 		time.Sleep(time.Second)
 	}
-}
-
-// groupLag asks the broker for the group's committed offsets and the topic's end
-// offsets and returns the sum of the differences.
-func groupLag(client *kafka.Client, group, topic string) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(md.Topics) != 1 {
-		return -1, fmt.Errorf("metadata of %s: %v", topic, err)
-	}
-	var parts []int
-	var reqs []kafka.OffsetRequest
-	for _, p := range md.Topics[0].Partitions {
-		parts = append(parts, p.ID)
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return -1, err
-	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		return -1, err
-	}
-	if committed.Error != nil {
-		return -1, committed.Error
-	}
-	at := map[int]int64{}
-	for _, p := range committed.Topics[topic] {
-		if p.Error != nil {
-			return -1, p.Error
-		}
-		at[p.Partition] = max(p.CommittedOffset, 0)
-	}
-	var lag int64
-	for _, p := range ends.Topics[topic] {
-		if p.Error != nil {
-			return -1, p.Error
-		}
-		lag += p.LastOffset - at[p.Partition]
-	}
-	return lag, nil
 }
 
 // readStored returns the stored purchases of the run's users: purchase id (the

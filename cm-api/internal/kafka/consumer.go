@@ -437,7 +437,7 @@ func (c *Consumer) watchStats(ctx context.Context) {
 		}
 		if tick++; tick%5 == 0 {
 			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			if lag, err := PartitionLag(lctx, c.conn, c.opts.Group, c.opts.Topic); err == nil {
+			if lag, err := c.conn.PartitionLag(lctx, c.opts.Group, c.opts.Topic); err == nil {
 				var total int64
 				for p, l := range lag {
 					total += l

@@ -61,45 +61,27 @@ func (k kafkaSetup) serviceEnv(prefix string, user [2]string) []string {
 
 // lagger reads the consumer group's lag with the admin's credentials.
 type lagger struct {
-	k kafkaSetup
-	c *kafka.Client
+	k    kafkaSetup
+	conn *kafkaconn.Conn
+	c    *kafka.Client
 }
 
 func newLagger(k kafkaSetup) *lagger {
-	return &lagger{k: k, c: &kafka.Client{Addr: kafka.TCP(k.Brokers...), Transport: k.conn(k.Admin).Transport, Timeout: 10 * time.Second}}
+	conn := k.conn(k.Admin)
+	return &lagger{k: k, conn: conn, c: &kafka.Client{Addr: kafka.TCP(k.Brokers...), Transport: conn.Transport, Timeout: 10 * time.Second}}
 }
 
 // lag is the sum over partitions of end offset minus committed offset (an
 // uncommitted partition counts from 0: the topic is new and the group starts at
 // the first offset). end is the sum of the end offsets.
 func (l *lagger) lag(ctx context.Context) (lag, end int64, err error) {
-	parts := make([]int, l.k.Partitions)
-	reqs := make([]kafka.OffsetRequest, l.k.Partitions)
-	for i := range parts {
-		parts[i] = i
-		reqs[i] = kafka.LastOffsetOf(i)
-	}
-	of, err := l.c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: l.k.Group, Topics: map[string][]int{l.k.Topic: parts}})
+	committed, ends, err := l.conn.GroupOffsets(ctx, l.k.Group, l.k.Topic)
 	if err != nil {
 		return 0, 0, err
 	}
-	lo, err := l.c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{l.k.Topic: reqs}})
-	if err != nil {
-		return 0, 0, err
-	}
-	committed := map[int]int64{}
-	for _, p := range of.Topics[l.k.Topic] {
-		if p.Error != nil {
-			return 0, 0, p.Error
-		}
-		committed[p.Partition] = max(p.CommittedOffset, 0)
-	}
-	for _, p := range lo.Topics[l.k.Topic] {
-		if p.Error != nil {
-			return 0, 0, p.Error
-		}
-		end += p.LastOffset
-		lag += p.LastOffset - committed[p.Partition]
+	for p, e := range ends {
+		end += e
+		lag += max(e-committed[p], 0)
 	}
 	return lag, end, nil
 }
