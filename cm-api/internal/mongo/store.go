@@ -129,10 +129,9 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 	// with 16,000 events of lag after two kills in a row, on FerretDB/SQLite).
 	// Progress matters more than a quick shutdown: an unfinished batch is only
 	// redelivered.
-	summaryCtx := ctx
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	insertCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.ensureIndexes(ctx); err != nil {
+	if err := s.ensureIndexes(insertCtx); err != nil {
 		return 0, 0, err
 	}
 	// The same purchase twice in one batch: the first delivery owns it.
@@ -150,7 +149,7 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 			SrcPartition: d.Partition, SrcOffset: &off})
 	}
 	var existing []string
-	_, err = s.purchases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	_, err = s.purchases.InsertMany(insertCtx, docs, options.InsertMany().SetOrdered(false))
 	if err != nil {
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || !allDuplicates(bwe) {
@@ -174,7 +173,7 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 	}
 	if len(existing) > 0 {
 		// Already stored: counted here only if this very delivery stored it.
-		prev, err := s.storedPositions(summaryCtx, existing)
+		prev, err := s.storedPositions(ctx, existing)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -185,7 +184,7 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 			}
 		}
 	}
-	if err := s.applySummaries(summaryCtx, counted); err != nil {
+	if err := s.applySummaries(ctx, counted); err != nil {
 		return 0, 0, fmt.Errorf("user summaries: %w", err)
 	}
 	return inserted, duplicates, nil
@@ -199,15 +198,30 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 // redelivered batch could never finish within any timeout.
 func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDoc, error) {
 	out := make([]purchaseDoc, len(ids))
-	errs := make([]error, len(ids))
 	proj := options.FindOne().SetProjection(bson.D{{Key: "src_partition", Value: 1}, {Key: "src_offset", Value: 1}})
-	// The first failure stops the rest: a store that is down must show as
-	// failing after one timeout, not after one per duplicate.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	err := s.roundTrips(ctx, len(ids), positionReaders, func(ctx context.Context, i int) error {
+		if err := s.purchases.FindOne(ctx, bson.D{{Key: "_id", Value: ids[i]}}, proj).Decode(&out[i]); err != nil {
+			return fmt.Errorf("purchase %s: %w", ids[i], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// roundTrips calls do(ctx, i) for i in [0, n), at most limit at a time, each call
+// with its own timeout and nothing bounding them together, so that a slow store
+// still makes progress. The first error stops the calls not yet started and
+// cancels those running: a store that is down shows as failing after one
+// timeout, not one per call. It returns that first error.
+func (s *Store) roundTrips(ctx context.Context, n, limit int, do func(ctx context.Context, i int) error) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, positionReaders)
-	for i, id := range ids {
+	slots := make(chan struct{}, limit)
+	for i := range n {
 		slots <- struct{}{}
 		if ctx.Err() != nil {
 			<-slots
@@ -215,21 +229,15 @@ func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDo
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			octx, cancel := context.WithTimeout(ctx, s.timeout)
+			cctx, cancel := context.WithTimeout(ctx, s.timeout)
 			defer cancel()
-			if err := s.purchases.FindOne(octx, bson.D{{Key: "_id", Value: id}}, proj).Decode(&out[i]); err != nil {
-				errs[i] = fmt.Errorf("purchase %s: %w", id, err)
-				stop()
+			if err := do(cctx, i); err != nil {
+				stop(err) // only the first cause is kept
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err // the first is enough: the batch is retried whole
-		}
-	}
-	return out, nil
+	return context.Cause(ctx)
 }
 
 // positionReaders bounds the look-ups of storedPositions in flight: enough to

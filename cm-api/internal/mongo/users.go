@@ -103,53 +103,34 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 		chunks, models = append(chunks, models[:n]), models[n:]
 	}
 	// Chunks go out a few at a time: the database commits them side by side
-	// instead of one after another. Each has its own timeout, so a big batch is
-	// not cut off by a timeout meant for one round trip.
-	// A failure other than a conflict stops the chunks not yet sent: a store
-	// that is down must show as failing after one timeout, not one per chunk.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	// instead of one after another. A conflict does not stop the others.
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		matched int64
-		errs    []error
-		slots   = make(chan struct{}, summaryWriters)
+		mu        sync.Mutex
+		matched   int64
+		conflicts bool
 	)
-	for _, chunk := range chunks {
-		slots <- struct{}{}
-		if ctx.Err() != nil {
-			<-slots
-			break
+	err := s.roundTrips(ctx, len(chunks), summaryWriters, func(ctx context.Context, i int) error {
+		res, err := s.users.BulkWrite(ctx, chunks[i], options.BulkWrite().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		if err != nil && errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
+			err = errConflict // a summary we thought new was created meanwhile
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			cctx, cancel := context.WithTimeout(ctx, s.timeout)
-			defer cancel()
-			res, err := s.users.BulkWrite(cctx, chunk, options.BulkWrite().SetOrdered(false))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				var bwe mongo.BulkWriteException
-				if errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
-					err = errConflict // a summary we thought new was created meanwhile
-				} else {
-					stop()
-				}
-				errs = append(errs, err)
-				return
-			}
-			matched += res.MatchedCount
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if !errors.Is(err, errConflict) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, errConflict):
+			conflicts = true
+		case err != nil:
 			return err
+		default:
+			matched += res.MatchedCount
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if len(errs) > 0 || matched < int64(len(replaces)) {
+	if conflicts || matched < int64(len(replaces)) {
 		return errConflict
 	}
 	return nil
