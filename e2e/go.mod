@@ -14,6 +14,7 @@ require (
 	github.com/scalable-shop/shop/platform v0.0.0
 	github.com/segmentio/kafka-go v0.4.51
 	go.mongodb.org/mongo-driver/v2 v2.10.0
+	golang.org/x/mod v0.41.0
 )
 
 require (

@@ -13,7 +13,6 @@ import (
 	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/cm-api/internal/mongo"
 	"github.com/scalable-shop/shop/contract"
-	"github.com/scalable-shop/shop/localstack/testenv"
 )
 
 // The store batcher: one consumer batch (cm-api's default kafka.batch_size, 500
@@ -36,8 +35,8 @@ func benchDeliveries(batch int) []cmapi.Delivery {
 }
 
 func BenchmarkSavePurchases(b *testing.B) {
-	m := testenv.StartMongo(b)
-	s, err := mongo.Open(mongo.Options{URI: m.URI, Database: m.Database, Timeout: 30 * time.Second})
+	uri, db := infra.MongoURI, database()
+	s, err := mongo.Open(mongo.Options{URI: uri, Database: db, Timeout: 30 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,14 +62,14 @@ func BenchmarkSavePurchases(b *testing.B) {
 }
 
 func BenchmarkRawInsertMany(b *testing.B) {
-	m := testenv.StartMongo(b)
-	c, err := drv.Connect(options.Client().ApplyURI(m.URI))
+	uri, db := infra.MongoURI, database()
+	c, err := drv.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Disconnect(context.Background())
 	ctx := context.Background()
-	coll := c.Database(m.Database).Collection("purchases")
+	coll := c.Database(db).Collection("purchases")
 	if _, err := coll.Indexes().CreateOne(ctx, drv.IndexModel{
 		Keys: bson.D{{Key: "userid", Value: 1}, {Key: "ts", Value: -1}, {Key: "_id", Value: -1}},
 	}); err != nil {

@@ -13,23 +13,22 @@ import (
 	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/cm-api/internal/mongo"
 	"github.com/scalable-shop/shop/contract"
-	"github.com/scalable-shop/shop/localstack/testenv"
 )
 
 func openStore(t *testing.T) (*mongo.Store, *drv.Database) {
 	t.Helper()
-	m := testenv.StartMongo(t)
-	s, err := mongo.Open(mongo.Options{URI: m.URI, Database: m.Database, Timeout: 10 * time.Second})
+	uri, db := infra.MongoURI, database()
+	s, err := mongo.Open(mongo.Options{URI: uri, Database: db, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	c, err := drv.Connect(options.Client().ApplyURI(m.URI))
+	c, err := drv.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	return s, c.Database(m.Database)
+	return s, c.Database(db)
 }
 
 var t0 = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)

@@ -9,20 +9,20 @@ import (
 
 	"github.com/scalable-shop/shop/cm-server/internal/kafka"
 	"github.com/scalable-shop/shop/contract"
-	"github.com/scalable-shop/shop/localstack"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
+	"github.com/scalable-shop/shop/platform/testinfra"
 )
 
 // BenchmarkProduce is cm-server's produce path under concurrent buys — one
 // Produce per purchase from many goroutines sharing the producer — against the
 // embedded broker. Its allocations are what a buy costs the garbage collector.
 func BenchmarkProduce(b *testing.B) {
-	k, err := localstack.StartKafka(localstack.KafkaOptions{})
+	infra, err := testinfra.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer k.Close()
-	conn, err := kafkaconn.New(kafkaconn.Settings{Brokers: []string{k.Addr()}})
+	defer infra.Close()
+	conn, err := kafkaconn.New(kafkaconn.Settings{Brokers: infra.KafkaBrokers})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package app_test
+package cmserver_test
 
 import (
 	"bytes"
