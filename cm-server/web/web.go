@@ -26,9 +26,10 @@ import (
 var files embed.FS
 
 // ContentSecurityPolicy allows the page nothing but its own origin: no inline
-// script or style, no frames, no foreign connections, no <base>.
+// script or style, no frames, no foreign connections, a <base> only on the
+// page's own origin (the one ServePage sets behind a path prefix).
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-	"img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	"img-src 'self'; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
 
 // PermissionsPolicy turns off the powerful browser features the page never uses.
 const PermissionsPolicy = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), " +
@@ -134,8 +135,47 @@ func MustNew() *Site {
 }
 
 // ServePage answers with the HTML page (conditional requests and HEAD included).
+// Behind a proxy that names its path prefix in X-Forwarded-Prefix, the page
+// carries <base href="PREFIX/">: the ingress forwards both /shop and /shop/ as
+// "/", and at /shop (no slash) the page's relative URLs would otherwise resolve
+// outside the prefix (/static/…, /buy).
 func (s *Site) ServePage(w http.ResponseWriter, r *http.Request) {
-	serve(w, r, "index.html", s.page)
+	w.Header().Add("Vary", "X-Forwarded-Prefix")
+	prefix, ok := ForwardedPrefix(r.Header.Get("X-Forwarded-Prefix"))
+	if !ok {
+		serve(w, r, "index.html", s.page)
+		return
+	}
+	page := s.page
+	page.body = bytes.Replace(page.body, []byte("<head>\n"), []byte("<head>\n<base href=\""+prefix+"/\">\n"), 1)
+	sum := sha256.Sum256(page.body)
+	page.etag = `"` + hex.EncodeToString(sum[:])[:16] + `"`
+	serve(w, r, "index.html", page)
+}
+
+// maxPrefixLen bounds X-Forwarded-Prefix; real prefixes are a word or two.
+const maxPrefixLen = 200
+
+// ForwardedPrefix returns the path prefix a proxy named ("/shop/" and "/shop"
+// both give "/shop") and whether it is one the page may use: absolute path
+// segments of unreserved characters only, so it can neither leave the origin
+// ("//host") nor break out of the attribute. The root ("/", "") is no prefix.
+func ForwardedPrefix(h string) (string, bool) {
+	h = strings.TrimRight(h, "/")
+	if h == "" || len(h) > maxPrefixLen || h[0] != '/' {
+		return "", false
+	}
+	for _, seg := range strings.Split(h[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", false
+		}
+		for _, c := range seg {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+				return "", false
+			}
+		}
+	}
+	return h, true
 }
 
 // ServeAsset answers with the asset called name (the path below static/) and

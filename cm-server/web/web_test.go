@@ -63,3 +63,17 @@ func TestPrefersHTML(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardedPrefix(t *testing.T) {
+	for h, want := range map[string]string{"/shop": "/shop", "/shop/": "/shop", "/a/b-c_d.e~f": "/a/b-c_d.e~f"} {
+		if got, ok := ForwardedPrefix(h); !ok || got != want {
+			t.Errorf("ForwardedPrefix(%q) = %q, %v; want %q", h, got, ok, want)
+		}
+	}
+	for _, h := range []string{"", "/", "shop", "//evil.example", "/shop//x", "/../x", "/a/./b", `/shop"><script>`, "/sh op",
+		"/%2e%2e", "/" + strings.Repeat("a", 300)} {
+		if got, ok := ForwardedPrefix(h); ok {
+			t.Errorf("ForwardedPrefix(%q) = %q, want refused", h, got)
+		}
+	}
+}
