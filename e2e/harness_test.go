@@ -207,7 +207,7 @@ func needLocal(t *testing.T) {
 func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
 	if url := deployed(); url != "" {
-		testenv.WaitFor(t, 60*time.Second, url+"/readyz", func() bool { return status(url+"/readyz") == http.StatusOK })
+		testenv.WaitFor(t, 60*time.Second, url+"/readyz", func() bool { return allUp(url) })
 		return &shop{url: url}
 	}
 	k, m := testenv.StartKafka(t), testenv.StartMongo(t)
@@ -217,8 +217,23 @@ func startShop(t *testing.T, extra ...map[string]string) *shop {
 		"CM_SERVER_CMAPI_URL": s.api.URL(), "CM_SERVER_CMAPI_TOKEN": testenv.Token, "CM_SERVER_KAFKA_WRITE_TIMEOUT": "3s",
 	}}, extra...)...))
 	s.url = s.server.URL()
-	testenv.WaitFor(t, 30*time.Second, "cm-server /readyz", func() bool { return status(s.url+"/readyz") == http.StatusOK })
+	testenv.WaitFor(t, 30*time.Second, "cm-server /readyz with Kafka and cm-api up", func() bool { return allUp(s.url) })
 	return s
+}
+
+// allUp reports whether a service's /readyz answers 200 and every dependency
+// it reports is up: readiness itself stays 200 while one is down.
+func allUp(base string) bool {
+	c := http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	return res.StatusCode == http.StatusOK && json.NewDecoder(res.Body).Decode(&body) == nil && body.Status == "ok"
 }
 
 func status(url string) int {

@@ -33,7 +33,7 @@ func handleIndex() http.HandlerFunc {
 			"GET /users/{userid}":          "a user's summary: purchase count, total spent, first and last purchase",
 			"GET /openapi.yaml":            "the OpenAPI 3 document of this API (also /openapi.json)",
 			"GET /healthz":                 "liveness",
-			"GET /readyz":                  "readiness: Kafka and cm-api reachable",
+			"GET /readyz":                  "readiness: 200 unless shutting down; Kafka and cm-api reported in the body",
 			"GET /metrics":                 "Prometheus metrics",
 		},
 	}

@@ -26,7 +26,7 @@ func (s *Server) routes() http.Handler {
 	r.With(s.requireUser).Get("/getAllUserBuys/{userid}", handleGetAllUserBuys(s.log, s.ownLookupsOnly()))
 	r.With(s.requireUser).Get("/users/{userid}", handleUser(s.log, s.ownLookupsOnly()))
 	r.Get("/healthz", httpjson.Healthz())
-	r.Get("/readyz", handleReadyz(s.log, &s.shutdown, s.producer, s.lookup))
+	r.Get("/readyz", handleReadyz(&s.shutdown, s.producer, s.lookup))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	r.Group(openAPI.Routes) // GET /openapi.yaml, /openapi.json
 

@@ -12,7 +12,7 @@ import (
 	"github.com/scalable-shop/shop/localstack/testenv"
 )
 
-// readiness fetches /readyz.
+// readiness fetches /readyz: its status code and checks.
 func readiness(t *testing.T, s *testenv.Service) (int, map[string]string) {
 	t.Helper()
 	res, err := s.Client.Get(s.URL + "/readyz")
@@ -27,6 +27,15 @@ func readiness(t *testing.T, s *testenv.Service) (int, map[string]string) {
 		t.Fatalf("/readyz body: %v", err)
 	}
 	return res.StatusCode, body.Checks
+}
+
+func allOK(checks map[string]string) bool {
+	for _, v := range checks {
+		if v != "ok" {
+			return false
+		}
+	}
+	return len(checks) > 0
 }
 
 // TestBuyOverTLSEverywhere: a buy goes over HTTPS into cm-server, over mutual
@@ -48,9 +57,9 @@ func TestBuyOverTLSEverywhere(t *testing.T) {
 	}
 
 	testenv.WaitFor(t, 30*time.Second, "both services ready over TLS", func() bool {
-		s1, _ := readiness(t, srv)
-		s2, _ := readiness(t, api)
-		return s1 == 200 && s2 == 200
+		s1, c1 := readiness(t, srv)
+		s2, c2 := readiness(t, api)
+		return s1 == 200 && s2 == 200 && allOK(c1) && allOK(c2)
 	})
 
 	res, err := srv.Client.Post(srv.URL+"/buy", "application/json",
@@ -88,7 +97,8 @@ func TestBuyOverTLSEverywhere(t *testing.T) {
 }
 
 // TestWrongCAIsExplainedInReadyz: certificates of a CA the client does not trust
-// make readiness fail with the reason and the setting to fix.
+// show in readiness's checks with the reason and the setting to fix (cm-server
+// stays ready: the broken dependencies take their routes with them, not the pod).
 func TestWrongCAIsExplainedInReadyz(t *testing.T) {
 	ca, other := testenv.NewCA(t, "shop"), testenv.NewCA(t, "other")
 	k := testenv.StartKafkaTLS(t, ca, false)
@@ -100,8 +110,8 @@ func TestWrongCAIsExplainedInReadyz(t *testing.T) {
 		"CM_SERVER_CMAPI_URL":         api.URL, "CM_SERVER_CMAPI_CA_FILE": other.CertFile}))
 
 	status, checks := readiness(t, srv)
-	if status != http.StatusServiceUnavailable {
-		t.Fatalf("cm-server /readyz = %d with untrusted certificates, checks %v", status, checks)
+	if status != http.StatusOK {
+		t.Fatalf("cm-server /readyz = %d with untrusted certificates, checks %v; want 200 reporting them", status, checks)
 	}
 	for check, want := range map[string][]string{
 		"kafka": {"certificate", "CM_SERVER_KAFKA_TLS_CA_FILE"},
@@ -114,9 +124,9 @@ func TestWrongCAIsExplainedInReadyz(t *testing.T) {
 		}
 	}
 
-	testenv.WaitFor(t, 20*time.Second, "cm-api not ready", func() bool {
-		status, checks = readiness(t, api)
-		return status == http.StatusServiceUnavailable && checks["mongodb"] != "ok"
+	testenv.WaitFor(t, 20*time.Second, "cm-api to report mongodb failing", func() bool {
+		_, checks = readiness(t, api)
+		return checks["mongodb"] != "" && checks["mongodb"] != "ok"
 	})
 	for _, w := range []string{"certificate", "CM_API_MONGO_TLS_CA_FILE"} {
 		if !strings.Contains(checks["mongodb"], w) {

@@ -563,12 +563,13 @@ func buyUntilAcked(ctx context.Context, client *http.Client, base string, p *pur
 	}
 }
 
-// waitReady waits until every process answers /readyz with 200.
+// waitReady waits until every process answers /readyz with 200 and reports
+// every dependency up (readiness stays 200 while one is down).
 func waitReady(t *testing.T, timeout time.Duration, ps ...*proc) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for _, p := range ps {
-		for status(p.URL()+"/readyz") != http.StatusOK {
+		for !allUp(p.URL()) {
 			if time.Now().After(deadline) {
 				res, err := probe.Get(p.URL() + "/readyz")
 				why := fmt.Sprint(err)

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -144,6 +145,19 @@ func (p *proc) alive() bool {
 }
 
 var probe = &http.Client{Timeout: 5 * time.Second}
+
+// allUp reports whether /readyz answers 200 with status "ok".
+func allUp(base string) bool {
+	res, err := probe.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	return res.StatusCode == http.StatusOK && json.NewDecoder(res.Body).Decode(&body) == nil && body.Status == "ok"
+}
 
 func status(url string) int {
 	res, err := probe.Get(url)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -195,8 +196,14 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc) e
 	for {
 		res, err := c.Get(url)
 		if err == nil {
+			// /readyz answers 200 with a dependency down and says so in its
+			// status: wait until it says "ok".
+			var body struct {
+				Status string `json:"status"`
+			}
+			decoded := json.NewDecoder(res.Body).Decode(&body) == nil
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			if res.StatusCode == http.StatusOK && (!decoded || body.Status == "" || body.Status == "ok") {
 				return nil
 			}
 		}
