@@ -43,7 +43,9 @@ type downProducer struct{}
 func (downProducer) Produce(context.Context, contract.Event) error {
 	return contract.Errorf(contract.EUnavailable, "the purchase could not be recorded right now; retry later")
 }
-func (downProducer) Ping(context.Context) error { return errors.New("kafka: dial tcp 127.0.0.1:1: connection refused") }
+func (downProducer) Ping(context.Context) error {
+	return errors.New("kafka: dial tcp 127.0.0.1:1: connection refused")
+}
 
 // upProducer takes everything.
 type upProducer struct{}
@@ -60,7 +62,9 @@ func (downLookup) Purchases(context.Context, string, contract.Page) (contract.Pu
 func (downLookup) User(context.Context, string) (contract.UserSummary, error) {
 	return contract.UserSummary{}, contract.Errorf(contract.EUnavailable, "purchase history is unavailable right now; retry later")
 }
-func (downLookup) Ping(context.Context) error { return errors.New("cm-api at http://127.0.0.1:1: connection refused") }
+func (downLookup) Ping(context.Context) error {
+	return errors.New("cm-api at http://127.0.0.1:1: connection refused")
+}
 
 // hangingLookup never answers its ping.
 type hangingLookup struct{ downLookup }
