@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,10 @@ func uid(name string) string { return name + "-" + runID }
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
-	if deployed() != "" {
+	flag.Parse()
+	if deployed() != "" || testing.Short() {
+		// Nothing to build: the shop is deployed, or -short skips every test
+		// that would run it (startProc and testenv skip them).
 		os.Exit(m.Run()) // nothing to build: the shop is deployed
 	}
 	dir, err := os.MkdirTemp("", "shop-e2e-bin")
@@ -63,6 +67,7 @@ func (p *proc) URL() string { return "http://" + p.addr }
 
 func startProc(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
+	testenv.SkipShort(t)
 	prefix := map[string]string{"cm-server": "CM_SERVER", "cm-api": "CM_API"}[name]
 	p := &proc{t: t, name: name, prefix: prefix, addr: testenv.FreeAddr(t), env: env, logs: &testenv.SyncBuffer{}}
 	p.start()
@@ -206,6 +211,7 @@ func needLocal(t *testing.T) {
 // starts nothing and points at that shop.
 func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
+	testenv.SkipShort(t)
 	if url := deployed(); url != "" {
 		testenv.WaitFor(t, 60*time.Second, url+"/readyz", func() bool { return allUp(url) })
 		return &shop{url: url}

@@ -39,6 +39,9 @@ func TestHistogramQuantiles(t *testing.T) {
 // Requests go out on schedule even when the server is slow (open loop), and their
 // latency counts from the schedule.
 func TestRunOpenLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a load for half a second against a slow server; not under -short")
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(200 * time.Millisecond)
 		w.WriteHeader(http.StatusAccepted)

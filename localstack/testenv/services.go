@@ -68,6 +68,7 @@ func run(tb testing.TB, fn runFunc, prefix string, env map[string]string) *Servi
 // runWith is run with client speaking HTTPS to the service (nil: plain HTTP).
 func runWith(tb testing.TB, fn runFunc, prefix string, env map[string]string, client *http.Client) *Service {
 	tb.Helper()
+	SkipShort(tb)
 	addr := FreeAddr(tb)
 	env = merge(map[string]string{prefix + "_HTTP_ADDR": addr, prefix + "_LOG_FORMAT": "json"}, env)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -55,6 +55,7 @@ func External() bool { return os.Getenv("KAFKA_BROKERS") != "" }
 // when the test ends.
 func StartKafka(tb testing.TB) *Kafka {
 	tb.Helper()
+	SkipShort(tb)
 	if External() {
 		return externalKafka(tb)
 	}
@@ -75,6 +76,7 @@ func StartKafka(tb testing.TB) *Kafka {
 // environment names no SASL mechanism for it.
 func StartKafkaSASL(tb testing.TB) *Kafka {
 	tb.Helper()
+	SkipShort(tb)
 	if External() {
 		if os.Getenv("KAFKA_SASL_MECHANISM") == "" {
 			tb.Skip("the external broker named by KAFKA_BROKERS has no SASL (KAFKA_SASL_MECHANISM is empty)")
@@ -212,6 +214,15 @@ func randomID() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// SkipShort skips a test under -short (`make test-short`): everything that
+// starts real infrastructure or processes takes seconds, not milliseconds.
+func SkipShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts real infrastructure or processes; not under -short")
+	}
 }
 
 // Conn returns an admin connection.
@@ -377,6 +388,7 @@ type Mongo struct {
 // server instead), with a database of the test's own.
 func StartMongo(tb testing.TB) *Mongo {
 	tb.Helper()
+	SkipShort(tb)
 	m := &Mongo{Database: "shop_" + randomID()}
 	if uri := os.Getenv("MONGO_URI"); uri != "" {
 		m.URI = uri

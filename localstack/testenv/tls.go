@@ -42,6 +42,7 @@ type KeyPair struct {
 // NewCA makes a CA in a temporary folder.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
+	SkipShort(tb)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -197,6 +198,7 @@ func (t *kafkaTLS) env(prefix string, env map[string]string) {
 // environment's external broker is not used: its TLS is not the test's.
 func StartKafkaTLS(tb testing.TB, ca *CA, mutual bool) *Kafka {
 	tb.Helper()
+	SkipShort(tb)
 	k := &Kafka{Topic: contract.TopicPurchases, DLQTopic: contract.TopicDLQ, Group: "cm-api",
 		Partitions: contract.DefaultPartitions, dataDir: filepath.Join(tb.TempDir(), "kafka"), addr: "127.0.0.1:0",
 		tls: &kafkaTLS{ca: ca, cert: ca.Server(tb, "kafka")}}
@@ -247,6 +249,7 @@ func (t *mongoTLS) env(env map[string]string) {
 // certificate of ca, which APIEnv configures.
 func StartMongoTLS(tb testing.TB, ca *CA, mutual bool) *Mongo {
 	tb.Helper()
+	SkipShort(tb)
 	m := &Mongo{Database: "shop_" + randomID(), dataDir: filepath.Join(tb.TempDir(), "mongo"), addr: "127.0.0.1:0",
 		tls: &mongoTLS{ca: ca, server: ca.Server(tb, "mongo")}}
 	if mutual {

@@ -73,6 +73,9 @@ func (c *ca) issue(t *testing.T, cn, certFile, keyFile string, usage x509.ExtKey
 }
 
 func TestServerReloadsARenewedCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the certificate watcher's poll; not under -short")
+	}
 	dir := t.TempDir()
 	root := newCA(t, dir, "root")
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")

@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -15,6 +16,12 @@ import (
 var infra *testinfra.Infra
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// FerretDB as a process takes seconds: every test here needs it.
+		fmt.Println("skipping the store's tests under -short: they need FerretDB")
+		os.Exit(0)
+	}
 	var err error
 	if infra, err = testinfra.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
