@@ -12,6 +12,8 @@ HELM_VERSION=v3.22.0
 GOLANGCI_LINT_VERSION=v2.15.0
 GOVULNCHECK_VERSION=v1.9.0
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+# Prometheus's Go module tags are v0.<minor>.<patch> for release 3.<minor>.<patch>.
+PROMTOOL_VERSION=v0.316.0
 
 install() { # name version package [per-go]
   local name=$1 version=$2 pkg=$3 dest="$BIN/$1-$2"
@@ -22,7 +24,7 @@ install() { # name version package [per-go]
   if [ ! -x "$dest" ]; then
     echo "installing $name $version into $BIN (first run only)" >&2
     local tmp; tmp=$(mktemp -d)
-    GOWORK=off GOBIN="$tmp" go install "$pkg@$version" >&2
+    GOWORK=off GOBIN="$tmp" nice -n 10 go install "$pkg@$version" >&2
     mv "$tmp/$name" "$dest"
     rm -rf "$tmp"
   fi
@@ -34,5 +36,6 @@ case "${1:-}" in
   golangci-lint) install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint per-go ;;
   govulncheck) install govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln/cmd/govulncheck per-go ;;
   benchstat) install benchstat "$BENCHSTAT_VERSION" golang.org/x/perf/cmd/benchstat ;;
-  *) echo "usage: $0 helm|golangci-lint|govulncheck|benchstat" >&2; exit 2 ;;
+  promtool) install promtool "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promtool ;;
+  *) echo "usage: $0 helm|golangci-lint|govulncheck|benchstat|promtool" >&2; exit 2 ;;
 esac

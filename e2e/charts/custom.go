@@ -164,3 +164,53 @@ func (a *TriggerAuthentication) validate() error {
 	}
 	return nil
 }
+
+// PrometheusRule is monitoring.coreos.com/v1 PrometheusRule. The expressions
+// themselves are checked by promtool (make test-alerts).
+type PrometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []RuleGroup `json:"groups"`
+	} `json:"spec"`
+}
+
+type RuleGroup struct {
+	Name     string `json:"name"`
+	Interval string `json:"interval,omitempty"`
+	Rules    []Rule `json:"rules"`
+}
+
+type Rule struct {
+	Record        string             `json:"record,omitempty"`
+	Alert         string             `json:"alert,omitempty"`
+	Expr          intstr.IntOrString `json:"expr"`
+	For           string             `json:"for,omitempty"`
+	KeepFiringFor string             `json:"keep_firing_for,omitempty"`
+	Labels        map[string]string  `json:"labels,omitempty"`
+	Annotations   map[string]string  `json:"annotations,omitempty"`
+}
+
+func (p *PrometheusRule) validate() error {
+	if len(p.Spec.Groups) == 0 {
+		return fmt.Errorf("spec.groups: at least one group is required")
+	}
+	for i, g := range p.Spec.Groups {
+		if g.Name == "" || len(g.Rules) == 0 {
+			return fmt.Errorf("spec.groups[%d]: a group needs a name and rules", i)
+		}
+		for j, r := range g.Rules {
+			if (r.Alert == "") == (r.Record == "") {
+				return fmt.Errorf("spec.groups[%d].rules[%d]: exactly one of alert and record", i, j)
+			}
+			if r.For != "" && !promDuration.MatchString(r.For) {
+				return fmt.Errorf("spec.groups[%d].rules[%d].for: %q is not a Prometheus duration", i, j, r.For)
+			}
+			// The runbook is part of every alert of these charts (RUNBOOK.md).
+			if r.Alert != "" && r.Annotations["runbook_url"] == "" {
+				return fmt.Errorf("spec.groups[%d].rules[%d] (%s): no runbook_url annotation", i, j, r.Alert)
+			}
+		}
+	}
+	return nil
+}

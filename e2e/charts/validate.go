@@ -47,6 +47,7 @@ func NewValidator(crdDir string) (*Validator, error) {
 // customKinds are decoded into the structs of custom.go.
 var customKinds = map[schema.GroupVersionKind]func() interface{ validate() error }{
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: func() interface{ validate() error } { return &ServiceMonitor{} },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() interface{ validate() error } { return &PrometheusRule{} },
 	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:           func() interface{ validate() error } { return &ScaledObject{} },
 	{Group: "keda.sh", Version: "v1alpha1", Kind: "TriggerAuthentication"}:  func() interface{ validate() error } { return &TriggerAuthentication{} },
 }
