@@ -32,6 +32,10 @@ const (
 	HeaderDLQTopic     = "dlq-original-topic"
 	HeaderDLQPartition = "dlq-original-partition"
 	HeaderDLQOffset    = "dlq-original-offset"
+
+	// HeaderReplayedFrom is on a record `cm-api dlq replay` put back on
+	// TopicPurchases: the dead letter it came from, as "<topic>/<partition>/<offset>".
+	HeaderReplayedFrom = "shop-replayed-from"
 )
 
 // CommandRebuildUser asks cm-api to recompute a user's summary from the stored

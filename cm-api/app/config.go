@@ -84,20 +84,10 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		return Config{}, err
 	}
 	c := Config{
-		HTTPAddr:  v.Addr("http.addr"),
-		AuthToken: v.Secret("auth.token"),
-		Security:  loadSecurity(v),
-		Kafka: kafkaconn.Settings{
-			Brokers:       v.AddrList("kafka.brokers"),
-			SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),
-			Username:      v.String("kafka.sasl.username"),
-			Password:      v.Secret("kafka.sasl.password"),
-			TLS:           v.Bool("kafka.tls.enabled"),
-			CAFile:        v.File("kafka.tls.ca_file"),
-			CertFile:      v.File("kafka.tls.cert_file"),
-			KeyFile:       v.File("kafka.tls.key_file"),
-			EnvPrefix:     EnvPrefix,
-		},
+		HTTPAddr:       v.Addr("http.addr"),
+		AuthToken:      v.Secret("auth.token"),
+		Security:       loadSecurity(v),
+		Kafka:          kafkaSettings(v),
 		Topic:          v.Required("kafka.topic"),
 		DLQTopic:       v.Required("kafka.dlq_topic"),
 		Group:          v.Required("kafka.group"),
@@ -116,9 +106,6 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		DrainDelay:     v.Duration("shutdown.drain_delay", true),
 		ShutdownWait:   v.Duration("shutdown.timeout", false),
 	}
-	if c.Kafka.SASLMechanism != "" && (c.Kafka.Username == "" || c.Kafka.Password == "") {
-		v.Invalid("kafka.sasl.mechanism", "needs kafka.sasl.username and kafka.sasl.password as well")
-	}
 	if c.AuthToken == "" {
 		v.Invalid("auth.token", "is required: set the token cm-server presents (CM_API_AUTH_TOKEN or CM_API_AUTH_TOKEN_FILE)")
 	}
@@ -126,4 +113,24 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		v.Invalid("mongo.username", "is required when mongo.password is set")
 	}
 	return c, v.Err()
+}
+
+// kafkaSettings reads the kafka.* connection settings, shared by the service and
+// the `cm-api dlq` commands.
+func kafkaSettings(v *config.Values) kafkaconn.Settings {
+	k := kafkaconn.Settings{
+		Brokers:       v.AddrList("kafka.brokers"),
+		SASLMechanism: v.OneOf("kafka.sasl.mechanism", kafkaconn.Mechanisms()...),
+		Username:      v.String("kafka.sasl.username"),
+		Password:      v.Secret("kafka.sasl.password"),
+		TLS:           v.Bool("kafka.tls.enabled"),
+		CAFile:        v.File("kafka.tls.ca_file"),
+		CertFile:      v.File("kafka.tls.cert_file"),
+		KeyFile:       v.File("kafka.tls.key_file"),
+		EnvPrefix:     EnvPrefix,
+	}
+	if k.SASLMechanism != "" && (k.Username == "" || k.Password == "") {
+		v.Invalid("kafka.sasl.mechanism", "needs kafka.sasl.username and kafka.sasl.password as well")
+	}
+	return k
 }

@@ -31,12 +31,16 @@ var Version = "dev"
 // Shutdown order: not-ready, stop HTTP (finishing in-flight requests), let the
 // consumer finish and commit its batch, leave the group, disconnect.
 //
-// With the arguments "users rebuild" it recomputes every user summary instead.
+// With the arguments "users rebuild" it recomputes every user summary instead;
+// with "dlq list" or "dlq replay" it shows or replays dead letters (dlq.go).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if len(args) >= 2 && args[0] == "users" && args[1] == "rebuild" {
 		return rebuildUsers(ctx, args[2:], getenv, stdout, stderr)
+	}
+	if len(args) >= 1 && args[0] == "dlq" {
+		return runDLQ(ctx, args[1:], getenv, stdout, stderr)
 	}
 
 	cfg, err := LoadConfig(args, getenv, stderr)

@@ -33,6 +33,7 @@
 #   KAFKA_LOCAL_ADMIN_USER / _PASSWORD          super user [admin / admin-secret]
 #   KAFKA_LOCAL_CM_SERVER_USER / _PASSWORD      [cm-server / cm-server-secret]
 #   KAFKA_LOCAL_CM_API_USER / _PASSWORD         [cm-api / cm-api-secret]
+#   KAFKA_LOCAL_CM_API_DLQ_USER / _PASSWORD     user of `cm-api dlq` [cm-api-dlq / cm-api-dlq-secret]
 #   KAFKA_LOCAL_CM_API_GROUP     consumer group cm-api may use [cm-api]
 #   KAFKA_LOCAL_TEST_ACLS        1: also grant the service users PREFIXED ACLs on the
 #                                per-test names of localstack/testenv (see below); 0: only
@@ -50,6 +51,8 @@
 #   cm-server: Write, Describe on topic purchases
 #   cm-api:    Read, Describe on topic purchases; Read on group cm-api;
 #              Write, Describe on topic purchases.dlq
+#   cm-api-dlq: Read, Describe on topic purchases.dlq; Write, Describe on topic
+#              purchases (`cm-api dlq list/replay`; it commits nothing, so no group)
 #   admin and everything on the PLAINTEXT/controller listeners (User:ANONYMOUS) are
 #   super users: those ports are for the broker itself and for test tooling, on loopback.
 # Per-test names (KAFKA_LOCAL_TEST_ACLS=1): tests on this broker use topics
@@ -79,6 +82,8 @@ server_pass=${KAFKA_LOCAL_CM_SERVER_PASSWORD:-cm-server-secret}
 api_user=${KAFKA_LOCAL_CM_API_USER:-cm-api}
 api_pass=${KAFKA_LOCAL_CM_API_PASSWORD:-cm-api-secret}
 api_group=${KAFKA_LOCAL_CM_API_GROUP:-cm-api}
+dlq_user=${KAFKA_LOCAL_CM_API_DLQ_USER:-cm-api-dlq}
+dlq_pass=${KAFKA_LOCAL_CM_API_DLQ_PASSWORD:-cm-api-dlq-secret}
 test_acls=${KAFKA_LOCAL_TEST_ACLS:-1}
 heap=${KAFKA_LOCAL_HEAP:-512m}
 start_timeout=${KAFKA_LOCAL_START_TIMEOUT:-120}
@@ -104,7 +109,7 @@ check_inputs() {
     [[ $v =~ ^[0-9]+$ ]] || die "not a number: '$v' (check the KAFKA_LOCAL_* variables)"
   done
   # Values end up inside JAAS strings and the [name=..,password=..] syntax of the tools.
-  for v in "$admin_user" "$admin_pass" "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group"; do
+  for v in "$admin_user" "$admin_pass" "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass"; do
     [[ $v =~ ^[A-Za-z0-9._~@:+-]+$ ]] ||
       die "user, password or group '$v' may only use letters, digits and . _ ~ @ : + -"
   done
@@ -250,7 +255,8 @@ format() {
   tool kafka.tools.StorageTool format --config "$conf/server.properties" --cluster-id "$cid" \
     --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pass]" \
     --add-scram "SCRAM-SHA-512=[name=$server_user,password=$server_pass]" \
-    --add-scram "SCRAM-SHA-512=[name=$api_user,password=$api_pass]" >"$dir/format.log" 2>&1 || {
+    --add-scram "SCRAM-SHA-512=[name=$api_user,password=$api_pass]" \
+    --add-scram "SCRAM-SHA-512=[name=$dlq_user,password=$dlq_pass]" >"$dir/format.log" 2>&1 || {
     cat "$dir/format.log" >&2
     die "formatting $data failed"
   }
@@ -343,7 +349,7 @@ wait_ready() {
 setup() {
   local want
   want=$(printf '%s\n' "$partitions" "$dlq_partitions" "$admin_user" "$admin_pass" \
-    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "test-acls=$test_acls" |
+    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" "test-acls=$test_acls" |
     sha256sum | cut -c1-32)
   if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
     return 0
@@ -358,7 +364,9 @@ setup() {
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$server_user --operation Write --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --group $api_group" \
-    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic"
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Read --operation Describe --topic $dlq_topic" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic"
   # The per-test names of localstack/testenv: the same grants on prefixes (see the header).
   local acl=(tool org.apache.kafka.tools.AclCommand "${bs[@]}" --resource-pattern-type prefixed)
   if [[ $test_acls == 1 ]]; then
@@ -366,7 +374,9 @@ setup() {
       "${acl[*]} --add --allow-principal User:$server_user --operation Write --operation Describe --topic $topic-" \
       "${acl[*]} --add --allow-principal User:$api_user --operation Read --operation Describe --topic $topic-" \
       "${acl[*]} --add --allow-principal User:$api_user --operation Read --group $api_group-" \
-      "${acl[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic-"
+      "${acl[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic-" \
+      "${acl[*]} --add --allow-principal User:$dlq_user --operation Read --operation Describe --topic $dlq_topic-" \
+      "${acl[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic-"
   else
     run_all \
       "${acl[*]} --remove --force --topic $topic-" \
@@ -377,7 +387,7 @@ setup() {
   # them in step with changed passwords.
   if [[ -z $just_formatted ]]; then
     local cmds=()
-    for u in "$admin_user:$admin_pass" "$server_user:$server_pass" "$api_user:$api_pass"; do
+    for u in "$admin_user:$admin_pass" "$server_user:$server_pass" "$api_user:$api_pass" "$dlq_user:$dlq_pass"; do
       p=${u#*:} u=${u%%:*}
       cmds+=("tool org.apache.kafka.tools.ConfigCommand ${bs[*]} --alter --entity-type users --entity-name $u --add-config SCRAM-SHA-512=[iterations=4096,password=$p]")
     done
@@ -507,6 +517,8 @@ export KAFKA_CM_SERVER_PASSWORD=$server_pass
 export KAFKA_CM_API_USERNAME=$api_user
 export KAFKA_CM_API_PASSWORD=$api_pass
 export KAFKA_CM_API_GROUP=$api_group
+export KAFKA_CM_API_DLQ_USERNAME=$dlq_user
+export KAFKA_CM_API_DLQ_PASSWORD=$dlq_pass
 export CM_SERVER_KAFKA_BROKERS=$host:$port
 export CM_SERVER_KAFKA_SASL_MECHANISM=scram-sha-512
 export CM_SERVER_KAFKA_SASL_USERNAME=$server_user

@@ -40,6 +40,8 @@ type Kafka struct {
 	// privileged users on an external one when the environment names them.
 	ServerUser, ServerPassword string
 	APIUser, APIPassword       string
+	// The user of `cm-api dlq` (Read on the DLQ, Write on the topic).
+	DLQUser, DLQPassword string
 
 	embedded *localstack.Kafka
 	addr     string
@@ -85,8 +87,9 @@ func StartKafkaSASL(tb testing.TB) *Kafka {
 	}
 	k := &Kafka{Topic: contract.TopicPurchases, DLQTopic: contract.TopicDLQ, Group: "cm-api",
 		Partitions: contract.DefaultPartitions, dataDir: filepath.Join(tb.TempDir(), "kafka"), addr: "127.0.0.1:0",
-		ServerUser: "cm-server", ServerPassword: "cm-server-secret", APIUser: "cm-api", APIPassword: "cm-api-secret"}
-	k.users = map[string]string{k.ServerUser: k.ServerPassword, k.APIUser: k.APIPassword}
+		ServerUser: "cm-server", ServerPassword: "cm-server-secret", APIUser: "cm-api", APIPassword: "cm-api-secret",
+		DLQUser: "cm-api-dlq", DLQPassword: "cm-api-dlq-secret"}
+	k.users = map[string]string{k.ServerUser: k.ServerPassword, k.APIUser: k.APIPassword, k.DLQUser: k.DLQPassword}
 	k.start(tb)
 	tb.Cleanup(func() {
 		if k.embedded != nil {
@@ -164,6 +167,7 @@ func externalKafka(tb testing.TB) *Kafka {
 	}
 	k.ServerUser, k.ServerPassword = envOr("KAFKA_CM_SERVER_USERNAME", k.Settings.Username), envOr("KAFKA_CM_SERVER_PASSWORD", k.Settings.Password)
 	k.APIUser, k.APIPassword = envOr("KAFKA_CM_API_USERNAME", k.Settings.Username), envOr("KAFKA_CM_API_PASSWORD", k.Settings.Password)
+	k.DLQUser, k.DLQPassword = envOr("KAFKA_CM_API_DLQ_USERNAME", k.Settings.Username), envOr("KAFKA_CM_API_DLQ_PASSWORD", k.Settings.Password)
 	conn := k.Conn(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -307,6 +311,17 @@ func (k *Kafka) endOffsets(tb testing.TB, topic string) (int64, error) {
 		sum += p.LastOffset
 	}
 	return sum, nil
+}
+
+// DLQEnv is the environment of `cm-api dlq list|replay`: the Kafka part of
+// cm-api's, logged in as the dead-letter user (kafka/local grants it Read on the
+// DLQ and Write on the topic, nothing else).
+func (k *Kafka) DLQEnv() map[string]string {
+	user, pass := k.DLQUser, k.DLQPassword
+	if user == "" { // the embedded broker without SASL
+		user, pass = k.Settings.Username, k.Settings.Password
+	}
+	return k.env("CM_API", user, pass, map[string]string{"CM_API_KAFKA_TOPIC": k.Topic, "CM_API_KAFKA_DLQ_TOPIC": k.DLQTopic})
 }
 
 // OperatorAPIEnv is APIEnv with the admin's credentials: what an operator runs
