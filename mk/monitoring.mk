@@ -2,5 +2,5 @@
 
 .PHONY: test-alerts
 
-test-alerts: ## promtool check and unit tests of the charts' PrometheusRules (every alert fires on its condition, stays silent otherwise)
+test-alerts: ## promtool check and unit tests of the charts' PrometheusRules; the dashboard's and alerts' PromQL names only listed metrics
 	hack/test-alerts.sh

@@ -251,7 +251,7 @@ format() {
     cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     [[ $cid != -* ]] && break
   done
-  log "formatting $data (cluster id $cid) with SCRAM-SHA-512 users $admin_user, $server_user, $api_user"
+  log "formatting $data (cluster id $cid) with SCRAM-SHA-512 users $admin_user, $server_user, $api_user, $dlq_user"
   tool kafka.tools.StorageTool format --config "$conf/server.properties" --cluster-id "$cid" \
     --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pass]" \
     --add-scram "SCRAM-SHA-512=[name=$server_user,password=$server_pass]" \
