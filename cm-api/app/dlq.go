@@ -67,7 +67,8 @@ func parseDLQFlags(args []string, stderr io.Writer) (dlqFlags, []string, error) 
 	fs.BoolVar(&f.yes, "yes", false, "replay: write the records (without it: a dry run)")
 	fs.BoolVar(&f.json, "json", false, "list: one JSON object per line")
 	if err := fs.Parse(own); err != nil {
-		return f, nil, fmt.Errorf("dlq: %w\n%s", err, dlqUsage)
+		fmt.Fprintln(stderr, dlqUsage)
+		return f, nil, fmt.Errorf("dlq: %w (usage above)", err)
 	}
 	f.sel.From, f.sel.To = -1, -1
 	if offsets != "" {
@@ -105,7 +106,8 @@ func loadDLQConfig(args []string, getenv func(string) string, stderr io.Writer) 
 // runDLQ is `cm-api dlq list|replay`.
 func runDLQ(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
-		return errors.New("dlq: want a subcommand\n" + dlqUsage)
+		fmt.Fprintln(stderr, dlqUsage)
+		return errors.New("dlq: want a subcommand, list or replay (usage above)")
 	}
 	cmd := args[0]
 	f, rest, err := parseDLQFlags(args[1:], stderr)
