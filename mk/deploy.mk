@@ -12,11 +12,14 @@ KIND_CONTEXT := kind-$(KIND_CLUSTER)
 # Host ports of kind/cluster.yaml.
 KIND_HTTP_PORT := 8080
 KIND_KAFKA_PORT := 30092
-# Local port of the MongoDB port-forward during make e2e-kind.
-KIND_MONGO_PORT ?= 27117
-
 IMAGE_REPO ?= ghcr.io/scalable-shop
-IMAGE_TAG ?= dev
+# The charts' appVersion, which is also the image tag the charts default to, so
+# that `make images kind-load deploy` runs what was just built without --set.
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' cm-server/chart/Chart.yaml)
+# An unchanged tag with pullPolicy IfNotPresent never rolls the pods after a
+# rebuild: make deploy stamps the pods with the image's ID, so a new build rolls
+# them and an unchanged one does not.
+image_id = $(shell $(DOCKER) image inspect -f '{{.Id}}' $(IMAGE_REPO)/$(1):$(IMAGE_TAG) 2>/dev/null | cut -c8-19)
 
 # Operator and controller charts (their CRDs are the ones in ../shared/crds).
 STRIMZI_CHART ?= oci://quay.io/strimzi-helm/strimzi-kafka-operator
@@ -42,7 +45,7 @@ kind-up: deploy-tools ## Create the kind cluster (ingress on localhost:8080, Kaf
 	fi
 	$(KCTL) cluster-info
 
-images: ## Build the cm-server and cm-api images (needs Docker; tag IMAGE_TAG, default dev)
+images: ## Build the cm-server and cm-api images (needs Docker; tag IMAGE_TAG, default the charts' appVersion)
 	@command -v $(DOCKER) >/dev/null || { echo "images: $(DOCKER) not found (make images needs Docker)"; exit 1; }
 	$(DOCKER) build -f cm-server/Dockerfile -t $(IMAGE_REPO)/cm-server:$(IMAGE_TAG) --build-arg VERSION=$(VERSION) .
 	$(DOCKER) build -f cm-api/Dockerfile -t $(IMAGE_REPO)/cm-api:$(IMAGE_TAG) --build-arg VERSION=$(VERSION) .
@@ -68,9 +71,11 @@ deploy: deploy-tools ## Install or upgrade everything on kind, in order: operato
 		-f kind/mongodb-values.yaml --wait --timeout 5m; \
 	$(KCTL) -n mongodb wait mdbc/shop-mongodb --for=jsonpath='{.status.phase}'=Running --timeout=15m; \
 	$$helm upgrade --install cm-api cm-api/chart --kube-context $(KIND_CONTEXT) -n shop --create-namespace \
-		-f kind/cm-api-values.yaml --set image.repository=$(IMAGE_REPO)/cm-api --set image.tag=$(IMAGE_TAG) --wait --timeout 5m; \
+		-f kind/cm-api-values.yaml --set image.repository=$(IMAGE_REPO)/cm-api --set image.tag=$(IMAGE_TAG) \
+		--set-string podAnnotations.scalable-shop/image-id=$(call image_id,cm-api) --wait --timeout 5m; \
 	$$helm upgrade --install cm-server cm-server/chart --kube-context $(KIND_CONTEXT) -n shop \
-		-f kind/cm-server-values.yaml --set image.repository=$(IMAGE_REPO)/cm-server --set image.tag=$(IMAGE_TAG) --wait --timeout 5m
+		-f kind/cm-server-values.yaml --set image.repository=$(IMAGE_REPO)/cm-server --set image.tag=$(IMAGE_TAG) \
+		--set-string podAnnotations.scalable-shop/image-id=$(call image_id,cm-server) --wait --timeout 5m
 	@echo; echo "The shop runs behind the ingress:"; \
 	echo "  curl -s -X POST http://localhost:$(KIND_HTTP_PORT)/buy -H 'Content-Type: application/json' -d '{\"username\":\"Ada\",\"userid\":\"ada-1\",\"price\":\"12.50\"}'"; \
 	echo "  curl -s http://localhost:$(KIND_HTTP_PORT)/getAllUserBuys/ada-1"; \
@@ -81,7 +86,7 @@ deploy: deploy-tools ## Install or upgrade everything on kind, in order: operato
 # (mongodb), and each service's copy of what it needs (shop).
 kind-secrets:
 	@mkdir -p $(KIND_SECRETS) && chmod 700 $(KIND_SECRETS)
-	@for f in cmapi-token kafka-cm-server kafka-cm-api mongo-cm-api; do \
+	@for f in cmapi-token cursor-key kafka-cm-server kafka-cm-api mongo-cm-api; do \
 		[ -s $(KIND_SECRETS)/$$f ] || (umask 077; openssl rand -hex 24 | tr -d '\n' > $(KIND_SECRETS)/$$f); \
 	done
 	@for ns in kafka mongodb shop; do \
@@ -95,10 +100,23 @@ kind-secrets:
 		--from-file=cmapi-token=$$s/cmapi-token --from-file=kafka-password=$$s/kafka-cm-server; \
 	apply -n shop create secret generic cm-api-secrets \
 		--from-file=auth-token=$$s/cmapi-token --from-file=kafka-password=$$s/kafka-cm-api \
-		--from-file=mongo-password=$$s/mongo-cm-api
+		--from-file=mongo-password=$$s/mongo-cm-api --from-file=cursor-key=$$s/cursor-key
 
+# KafkaTopics and KafkaUsers carry the Topic/User Operator's finalizer: deleted
+# after the operator (or together with the Kafka cluster it runs in) they hang
+# for ever. So they go first, while the operator still runs; a leftover one (no
+# operator any more) has its finalizer removed.
 undeploy: deploy-tools ## Uninstall everything make deploy installed from kind (keeps the cluster)
-	-@helm=$(DEPLOY_HELM); for r in shop/cm-server shop/cm-api mongodb/mongodb kafka/kafka; do \
+	-@helm=$(DEPLOY_HELM); for r in shop/cm-server shop/cm-api; do \
+		$$helm uninstall $${r#*/} --kube-context $(KIND_CONTEXT) -n $${r%/*} --wait --ignore-not-found; \
+	done; \
+	if ! $(KCTL) -n kafka delete kafkatopic,kafkauser -l app.kubernetes.io/instance=kafka --ignore-not-found --wait --timeout=2m; then \
+		echo "undeploy: KafkaTopics/KafkaUsers still there after 2m (no Topic/User Operator?): removing their finalizers"; \
+		for o in $$($(KCTL) -n kafka get kafkatopic,kafkauser -l app.kubernetes.io/instance=kafka -o name); do \
+			$(KCTL) -n kafka patch $$o --type=merge -p '{"metadata":{"finalizers":null}}'; \
+		done; \
+	fi; \
+	for r in mongodb/mongodb kafka/kafka; do \
 		$$helm uninstall $${r#*/} --kube-context $(KIND_CONTEXT) -n $${r%/*} --wait --ignore-not-found; \
 	done; \
 	$(KCTL) -n mongodb delete secret shop-mongodb-cm-api-password --ignore-not-found; \
@@ -132,14 +150,9 @@ e2e-kind: deploy-tools ## Run every helm test and the black-box suite against th
 	for r in kafka/kafka mongodb/mongodb shop/cm-api shop/cm-server; do \
 		$$helm test $${r#*/} --kube-context $(KIND_CONTEXT) -n $${r%/*} --logs --timeout 5m; \
 	done
+	@# The suite in deployed mode talks to the shop's public URL only (SHOP_URL):
+	@# no port-forward, no broker or database credentials (no test reads them).
 	@set -e; \
-	$(KCTL) -n mongodb port-forward svc/shop-mongodb-svc $(KIND_MONGO_PORT):27017 >/dev/null 2>&1 & pf=$$!; \
-	trap 'kill $$pf 2>/dev/null' EXIT; \
-	secret() { $(KCTL) -n $$1 get secret $$2 -o jsonpath="{.data.$$3}" | base64 -d; }; \
-	export SHOP_URL=http://localhost:$(KIND_HTTP_PORT) \
-		SHOP_KAFKA_BROKERS=localhost:$(KIND_KAFKA_PORT) SHOP_KAFKA_SASL_MECHANISM=scram-sha-512 \
-		SHOP_KAFKA_SASL_USERNAME=shop-e2e SHOP_KAFKA_SASL_PASSWORD="$$(secret kafka shop-e2e password)" \
-		SHOP_MONGO_URI="mongodb://127.0.0.1:$(KIND_MONGO_PORT)/?directConnection=true&readPreference=secondaryPreferred" \
-		SHOP_MONGO_DATABASE=shop SHOP_MONGO_USERNAME=cm-api SHOP_MONGO_PASSWORD="$$(secret mongodb shop-mongodb-cm-api password)"; \
+	export SHOP_URL=http://localhost:$(KIND_HTTP_PORT); \
 	curl -fsS -o /dev/null -w 'GET %{url} -> %{http_code}\n' -H 'Accept: application/json' $$SHOP_URL/; \
 	go test -count=1 -timeout 20m ./e2e/...

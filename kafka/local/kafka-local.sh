@@ -34,6 +34,8 @@
 #   KAFKA_LOCAL_CM_SERVER_USER / _PASSWORD      [cm-server / cm-server-secret]
 #   KAFKA_LOCAL_CM_API_USER / _PASSWORD         [cm-api / cm-api-secret]
 #   KAFKA_LOCAL_CM_API_DLQ_USER / _PASSWORD     user of `cm-api dlq` [cm-api-dlq / cm-api-dlq-secret]
+#   KAFKA_LOCAL_REBUILD_USER / _PASSWORD        user of `cm-api users rebuild`
+#                                [cm-api-rebuild / cm-api-rebuild-secret]
 #   KAFKA_LOCAL_CM_API_GROUP     consumer group cm-api may use [cm-api]
 #   KAFKA_LOCAL_TEST_ACLS        1: also grant the service users PREFIXED ACLs on the
 #                                per-test names of localstack/testenv (see below); 0: only
@@ -53,6 +55,8 @@
 #              Write, Describe on topic purchases.dlq
 #   cm-api-dlq: Read, Describe on topic purchases.dlq; Write, Describe on topic
 #              purchases (`cm-api dlq list/replay`; it commits nothing, so no group)
+#   cm-api-rebuild (`cm-api users rebuild`): Write, Describe on topic purchases;
+#              Describe on group cm-api (it waits for the group's lag)
 #   admin and everything on the PLAINTEXT/controller listeners (User:ANONYMOUS) are
 #   super users: those ports are for the broker itself and for test tooling, on loopback.
 # Per-test names (KAFKA_LOCAL_TEST_ACLS=1): tests on this broker use topics
@@ -84,6 +88,8 @@ api_pass=${KAFKA_LOCAL_CM_API_PASSWORD:-cm-api-secret}
 api_group=${KAFKA_LOCAL_CM_API_GROUP:-cm-api}
 dlq_user=${KAFKA_LOCAL_CM_API_DLQ_USER:-cm-api-dlq}
 dlq_pass=${KAFKA_LOCAL_CM_API_DLQ_PASSWORD:-cm-api-dlq-secret}
+rebuild_user=${KAFKA_LOCAL_REBUILD_USER:-cm-api-rebuild}
+rebuild_pass=${KAFKA_LOCAL_REBUILD_PASSWORD:-cm-api-rebuild-secret}
 test_acls=${KAFKA_LOCAL_TEST_ACLS:-1}
 heap=${KAFKA_LOCAL_HEAP:-512m}
 start_timeout=${KAFKA_LOCAL_START_TIMEOUT:-120}
@@ -109,7 +115,8 @@ check_inputs() {
     [[ $v =~ ^[0-9]+$ ]] || die "not a number: '$v' (check the KAFKA_LOCAL_* variables)"
   done
   # Values end up inside JAAS strings and the [name=..,password=..] syntax of the tools.
-  for v in "$admin_user" "$admin_pass" "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass"; do
+  for v in "$admin_user" "$admin_pass" "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" \
+    "$rebuild_user" "$rebuild_pass"; do
     [[ $v =~ ^[A-Za-z0-9._~@:+-]+$ ]] ||
       die "user, password or group '$v' may only use letters, digits and . _ ~ @ : + -"
   done
@@ -251,12 +258,13 @@ format() {
     cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     [[ $cid != -* ]] && break
   done
-  log "formatting $data (cluster id $cid) with SCRAM-SHA-512 users $admin_user, $server_user, $api_user, $dlq_user"
+  log "formatting $data (cluster id $cid) with SCRAM-SHA-512 users $admin_user, $server_user, $api_user, $dlq_user, $rebuild_user"
   tool kafka.tools.StorageTool format --config "$conf/server.properties" --cluster-id "$cid" \
     --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pass]" \
     --add-scram "SCRAM-SHA-512=[name=$server_user,password=$server_pass]" \
     --add-scram "SCRAM-SHA-512=[name=$api_user,password=$api_pass]" \
-    --add-scram "SCRAM-SHA-512=[name=$dlq_user,password=$dlq_pass]" >"$dir/format.log" 2>&1 || {
+    --add-scram "SCRAM-SHA-512=[name=$dlq_user,password=$dlq_pass]" \
+    --add-scram "SCRAM-SHA-512=[name=$rebuild_user,password=$rebuild_pass]" >"$dir/format.log" 2>&1 || {
     cat "$dir/format.log" >&2
     die "formatting $data failed"
   }
@@ -349,7 +357,7 @@ wait_ready() {
 setup() {
   local want
   want=$(printf '%s\n' "$partitions" "$dlq_partitions" "$admin_user" "$admin_pass" \
-    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" "test-acls=$test_acls" |
+    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" "$rebuild_user" "$rebuild_pass" "test-acls=$test_acls" |
     sha256sum | cut -c1-32)
   if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
     return 0
@@ -366,7 +374,9 @@ setup() {
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --group $api_group" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Read --operation Describe --topic $dlq_topic" \
-    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic"
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Write --operation Describe --topic $topic" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Describe --group $api_group"
   # The per-test names of localstack/testenv: the same grants on prefixes (see the header).
   local acl=(tool org.apache.kafka.tools.AclCommand "${bs[@]}" --resource-pattern-type prefixed)
   if [[ $test_acls == 1 ]]; then
@@ -376,7 +386,9 @@ setup() {
       "${acl[*]} --add --allow-principal User:$api_user --operation Read --group $api_group-" \
       "${acl[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic-" \
       "${acl[*]} --add --allow-principal User:$dlq_user --operation Read --operation Describe --topic $dlq_topic-" \
-      "${acl[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic-"
+      "${acl[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic-" \
+      "${acl[*]} --add --allow-principal User:$rebuild_user --operation Write --operation Describe --topic $topic-" \
+      "${acl[*]} --add --allow-principal User:$rebuild_user --operation Describe --group $api_group-"
   else
     run_all \
       "${acl[*]} --remove --force --topic $topic-" \
@@ -387,7 +399,7 @@ setup() {
   # them in step with changed passwords.
   if [[ -z $just_formatted ]]; then
     local cmds=()
-    for u in "$admin_user:$admin_pass" "$server_user:$server_pass" "$api_user:$api_pass" "$dlq_user:$dlq_pass"; do
+    for u in "$admin_user:$admin_pass" "$server_user:$server_pass" "$api_user:$api_pass" "$dlq_user:$dlq_pass" "$rebuild_user:$rebuild_pass"; do
       p=${u#*:} u=${u%%:*}
       cmds+=("tool org.apache.kafka.tools.ConfigCommand ${bs[*]} --alter --entity-type users --entity-name $u --add-config SCRAM-SHA-512=[iterations=4096,password=$p]")
     done
@@ -517,6 +529,8 @@ export KAFKA_CM_SERVER_PASSWORD=$server_pass
 export KAFKA_CM_API_USERNAME=$api_user
 export KAFKA_CM_API_PASSWORD=$api_pass
 export KAFKA_CM_API_GROUP=$api_group
+export KAFKA_REBUILD_USERNAME=$rebuild_user
+export KAFKA_REBUILD_PASSWORD=$rebuild_pass
 export KAFKA_CM_API_DLQ_USERNAME=$dlq_user
 export KAFKA_CM_API_DLQ_PASSWORD=$dlq_pass
 export CM_SERVER_KAFKA_BROKERS=$host:$port
