@@ -2,6 +2,7 @@ package charts
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -241,6 +242,36 @@ func CheckNetworkPolicyClosed(np *networkingv1.NetworkPolicy) []error {
 			}
 			if peer.PodSelector != nil && len(peer.PodSelector.MatchLabels) == 0 && len(peer.PodSelector.MatchExpressions) == 0 && peer.NamespaceSelector == nil {
 				errs = append(errs, fmt.Errorf("NetworkPolicy %s: ingress rule %d peer %d admits every pod of the namespace", np.Name, i, j))
+			}
+		}
+	}
+	return errs
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// kubeletRef is what the kubelet expands in a container's command and args: a
+// doubled dollar (to one) and $(NAME) of a variable the container defines.
+var kubeletRef = regexp.MustCompile(`\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// CheckNoKubeletExpansion checks that no command or argument holds what the
+// kubelet would rewrite before the shell sees it: "$$" becomes "$" (so a
+// shell's PID variable silently turns into a literal dollar), and $(VAR) of
+// a defined variable is replaced (the shell meant a command substitution).
+func CheckNoKubeletExpansion(where string, spec corev1.PodSpec) []error {
+	var errs []error
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		defined := map[string]bool{}
+		for _, e := range c.Env {
+			defined[e.Name] = true
+		}
+		for _, part := range append(append([]string{}, c.Command...), c.Args...) {
+			for _, m := range kubeletRef.FindAllStringSubmatch(part, -1) {
+				if m[0] == "$$" {
+					errs = append(errs, fmt.Errorf("%s: container %s: the kubelet turns \"$$\" in a command into \"$\"; the shell never sees it", where, c.Name))
+				} else if defined[m[1]] {
+					errs = append(errs, fmt.Errorf("%s: container %s: the kubelet replaces %s with the variable's value before the shell runs", where, c.Name, m[0]))
+				}
 			}
 		}
 	}

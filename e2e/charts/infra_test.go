@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -258,7 +259,18 @@ func TestChartDefaultsAgree(t *testing.T) {
 	eq("cm-api kafka user", get(av, "kafka.sasl.username"), get(kv, "users.cmApi.name"))
 	eq("cm-api kafka group", get(av, "kafka.group"), get(kv, "users.cmApi.group"))
 	eq("cm-api kafkaPartitions", get(apiValues, "kafkaPartitions"), get(kv, "topics.purchases.partitions"))
-	eq("cm-server cmapi.url", get(sv, "cmapi.url"), "http://"+cmAPI.release)
+	// cm-server finds cm-api's Service and its pods as the cm-api chart names them.
+	apiObjs := cmAPI.render(t, "-f", cmAPI.required)
+	apiSvc := one[*corev1.Service](t, apiObjs)
+	eq("cm-server cmapi.url", get(sv, "cmapi.url"), fmt.Sprintf("http://%s:%d", apiSvc.Name, apiSvc.Spec.Ports[0].Port))
+	srvValues := chartValues(t, cmServer)
+	eq("cm-server cmapi.targetPort", get(srvValues, "cmapi.targetPort"), get(apiValues, "containerPort"))
+	apiPods := one[*appsv1.Deployment](t, apiObjs).Spec.Template.Labels
+	for k, v := range srvValues["cmapi"].(map[string]any)["podLabels"].(map[string]any) {
+		eq("cm-api pod label "+k, apiPods[k], fmt.Sprint(v))
+	}
+	eq("egress strimzi cluster", get(srvValues, "networkPolicy.egress.kafka.strimzi.cluster"), get(kv, "clusterName"))
+	eq("egress strimzi namespace", get(srvValues, "networkPolicy.egress.kafka.strimzi.namespace"), kafka.namespace)
 
 	eq("cm-api mongo.database", get(av, "mongo.database"), get(mv, "database"))
 	eq("cm-api mongo.username", get(av, "mongo.username"), get(mv, "users.cmApi.name"))

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -97,11 +98,7 @@ func (c chart) valueSets(t testing.TB) []valueSet {
 	}
 	kind := filepath.Join(repoRoot, "kind", c.name+"-values.yaml")
 	if _, err := os.Stat(kind); err == nil {
-		args := []string{"-f", kind}
-		if c.required != "" { // a service: make deploy sets the image it loaded
-			args = append(args, "--set", "image.tag=dev")
-		}
-		sets = append(sets, valueSet{name: "kind/" + filepath.Base(kind), args: args})
+		sets = append(sets, valueSet{name: "kind/" + filepath.Base(kind), args: []string{"-f", kind}})
 	}
 	return sets
 }
@@ -202,6 +199,37 @@ func str(t testing.TB, m map[string]any, key string) string {
 		t.Fatalf("%s is not set", key)
 	}
 	return fmt.Sprint(v)
+}
+
+// deployments returns the Deployments by the role of their pods
+// (app.kubernetes.io/component; cm-server's one is "frontend").
+func deployments(t testing.TB, objs []Object) map[string]*appsv1.Deployment {
+	t.Helper()
+	out := map[string]*appsv1.Deployment{}
+	for _, d := range all[*appsv1.Deployment](objs) {
+		role := d.Spec.Template.Labels["app.kubernetes.io/component"]
+		if _, dup := out[role]; dup {
+			t.Fatalf("two Deployments with pods of component %q", role)
+		}
+		out[role] = d
+	}
+	return out
+}
+
+// policyFor returns the NetworkPolicy that selects the pod labels, failing the
+// test unless exactly one does.
+func policyFor(t testing.TB, objs []Object, podLabels map[string]string) *networkingv1.NetworkPolicy {
+	t.Helper()
+	var found []*networkingv1.NetworkPolicy
+	for _, np := range all[*networkingv1.NetworkPolicy](objs) {
+		if SelectorMatches(&np.Spec.PodSelector, podLabels) {
+			found = append(found, np)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d NetworkPolicies select pods %v, want 1", len(found), podLabels)
+	}
+	return found[0]
 }
 
 // mainContainer returns the Deployment's container named after the chart.

@@ -20,6 +20,13 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{cmServer, []string{"service.port=-1"}, []string{"/service/port", "minimum: got -1, want 1"}},
 		{cmServer, []string{"image.repository=null"}, []string{"/image", "missing property 'repository'"}},
 		{cmAPI, []string{"replicaCount=two"}, []string{"/replicaCount", "got string, want integer"}},
+		{cmServer, []string{"networkPolicy.egress.kafka.strimzi.ports[0]=0"}, []string{"/networkPolicy/egress/kafka/strimzi/ports/0", "minimum"}},
+		{cmServer, []string{"networkPolicy.egress.kafka.external[0].cidr=10.0.0.1"}, []string{"/networkPolicy/egress/kafka/external/0", "missing property 'ports'"}},
+		{cmServer, []string{"networkPolicy.egress.kafka.external[0].cidr=any", "networkPolicy.egress.kafka.external[0].ports[0]=9092"}, []string{"/networkPolicy/egress/kafka/external/0/cidr", "does not match pattern"}},
+		{cmServer, []string{"networkPolicy.egress.dns[0].podSelector=kube-dns"}, []string{"/networkPolicy/egress/dns/0/podSelector", "got string, want object"}},
+		{cmServer, []string{"cmapi.serviceName=Cm_Api"}, []string{"/cmapi/serviceName", "does not match pattern"}},
+		{cmServer, []string{"cmapi.podLabels=null"}, []string{"/cmapi", "missing property 'podLabels'"}},
+		{cmServer, []string{"config.cmapi.url=cm-api"}, []string{"/config/cmapi/url", "does not match pattern"}},
 		{cmAPI, []string{"service.port=-1"}, []string{"/service/port", "minimum: got -1, want 1"}},
 		{cmAPI, []string{"image.repository=null"}, []string{"/image", "missing property 'repository'"}},
 		// Typos would otherwise do nothing.

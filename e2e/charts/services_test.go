@@ -47,6 +47,7 @@ func checkServiceChart(t *testing.T, c chart, objs []Object) {
 
 	// Restricted security context, no service account token.
 	report(t, CheckPodSecurity("Deployment "+dep.Name, pod.Spec))
+	report(t, CheckNoKubeletExpansion("Deployment "+dep.Name, pod.Spec))
 	for _, sa := range all[*corev1.ServiceAccount](objs) {
 		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
 			t.Errorf("ServiceAccount %s mounts its token", sa.Name)
@@ -159,6 +160,7 @@ func checkServiceChart(t *testing.T, c chart, objs []Object) {
 	}
 	for _, tp := range tests {
 		report(t, CheckPodSecurity("test Pod "+tp.Name, tp.Spec))
+		report(t, CheckNoKubeletExpansion("test Pod "+tp.Name, tp.Spec))
 		if tp.Spec.RestartPolicy != corev1.RestartPolicyNever {
 			t.Errorf("test Pod %s restartPolicy %s, want Never", tp.Name, tp.Spec.RestartPolicy)
 		}

@@ -157,3 +157,75 @@ the Deployment, so a bad combination fails the render with a readable message.
 {{- fail "\n\ncm-server: autoscaling.maxReplicas must not be smaller than autoscaling.minReplicas." }}
 {{- end }}
 {{- end }}
+
+{{/*
+cm-api's base URL: config.cmapi.url, or its Service from the cmapi block (the
+short name in the same namespace, the namespaced one across namespaces).
+*/}}
+{{- define "cm-server.cmapiURL" -}}
+{{- $c := .Values.cmapi }}
+{{- if .Values.config.cmapi.url }}
+{{- .Values.config.cmapi.url }}
+{{- else if and $c.namespace (ne $c.namespace .Release.Namespace) }}
+{{- printf "http://%s.%s.svc:%d" $c.serviceName $c.namespace (int $c.port) }}
+{{- else }}
+{{- printf "http://%s:%d" $c.serviceName (int $c.port) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rules to the Kafka brokers: a Strimzi cluster's broker pods and/or
+external CIDRs. Shared shape with the cm-api chart.
+*/}}
+{{- define "cm-server.kafkaEgress" -}}
+{{- $k := .Values.networkPolicy.egress.kafka }}
+{{- if $k.strimzi.enabled }}
+# The broker pods of the Strimzi cluster (the bootstrap Service and the per-broker
+# addresses all land on them).
+- to:
+    - podSelector:
+        matchLabels:
+          strimzi.io/cluster: {{ $k.strimzi.cluster | quote }}
+          strimzi.io/kind: Kafka
+          strimzi.io/broker-role: "true"
+      {{- with $k.strimzi.namespace }}
+      namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . | quote }}
+      {{- end }}
+  ports:
+    {{- range $k.strimzi.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- range $k.external }}
+- to:
+    - ipBlock:
+        cidr: {{ .cidr | quote }}
+        {{- with .except }}
+        except:
+          {{- toYaml . | nindent 10 }}
+        {{- end }}
+  ports:
+    {{- range .ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rule to the cluster DNS.
+*/}}
+{{- define "cm-server.dnsEgress" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.egress.dns | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.egress.dnsPorts }}
+    - port: {{ . }}
+      protocol: UDP
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}

@@ -57,3 +57,13 @@ Checks that span several values.
 {{- fail "\n\nshop-mongodb: more than one arbiter is not supported by MongoDB's recommendations (and weakens majority writes)." }}
 {{- end }}
 {{- end }}
+
+{{/*
+Labels of the write-concern Job's pod; the NetworkPolicy lets it in.
+*/}}
+{{- define "shop-mongodb.jobLabels" -}}
+app.kubernetes.io/name: shop-mongodb-write-concern
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: setup
+app.kubernetes.io/part-of: scalable-shop
+{{- end }}
