@@ -1,0 +1,3 @@
+module github.com/scalable-shop/shop/hack/node/netprobe
+
+go 1.26.0
