@@ -8,6 +8,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(nice -n 10 "$here/addons/build.sh")
 mkdir -p "$WORKDIR/images"
 
+# image.sh puts the binary at /usr/local/bin/<name>, the entrypoint (as the
+# services' Dockerfiles); step 62 execs NETPROBE_BIN.
 # Tags carry the version (or the source hash), so an image never goes stale.
 traefik_tag=$("$out/bin/traefik" version 2>/dev/null | awk '/^Version:/ { print $2 }')
 probe_tag=$(cut -c1-12 <"$out/bin/.netprobe.stamp")
@@ -29,6 +31,7 @@ cat >"$WORKDIR/addons.env" <<ENV
 ADDONS_DIR=$out
 TRAEFIK_IMAGE=node-addons/traefik:$traefik_tag
 NETPROBE_IMAGE=node-addons/netprobe:$probe_tag
+NETPROBE_BIN=/usr/local/bin/netprobe
 KUBE_ROUTER_IMAGE=node-addons/kube-router:$router_tag
 ENV
 echo "prepare: add-on images in $WORKDIR/images (traefik $traefik_tag, kube-router $router_tag, netprobe $probe_tag)"

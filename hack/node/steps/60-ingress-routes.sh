@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The chart's Ingress (class nginx) and HTTPRoute route real requests to
-# cm-server through Traefik: for each front door, at / and under the prefix
-# /shop (copies of both objects rendered from the chart with pathPrefix=/shop,
-# so the nginx rewrite annotations and the URLRewrite filters are exercised):
+# cm-server through Traefik, and the HTTPRoute also under the prefix /shop (a
+# copy rendered from the chart with pathPrefix=/shop: its URLRewrite filters).
+# The Ingress under a prefix is not checked: it relies on ingress-nginx's
+# rewrite-target, which Traefik's ingress-nginx provider reads but does not
+# apply (v3.6 and v3.7), so with Traefik a prefix goes through the HTTPRoute.
+# For each front door:
 #  - GET  openapi.json   is cm-server's OpenAPI document (info.title cm-server);
 #  - GET  healthz        is NOT published (Traefik's plain 404, not cm-server's JSON);
 #  - POST buy → 202, then GET getAllUserBuys/<id> lists that purchase, i.e. the
@@ -19,8 +22,8 @@ release=$(kubectl -n "$NS" get ingress "$ing" -o jsonpath='{.metadata.labels.app
 class=$(kubectl -n "$NS" get ingress "$ing" -o jsonpath='{.spec.ingressClassName}')
 [ "$class" = nginx ] || fail "Ingress $NS/$ing has class '$class', the chart's default is nginx"
 
-# The prefix copies (and an HTTPRoute when the release has none), rendered from
-# the chart with the release's own values, renamed so they sit beside it.
+# The prefix copy (and an HTTPRoute when the release has none), rendered from
+# the chart with the release's own values, renamed so it sits beside it.
 vals=$(mktemp)
 on_exit "rm -f '$vals'"
 "$helm" -n "$NS" get values "$release" -o yaml >"$vals"
@@ -36,7 +39,7 @@ render_copy() { # suffix helm-args...
 }
 copies=$(mktemp)
 on_exit "kubectl delete --ignore-not-found -f '$copies' >/dev/null; rm -f '$copies'"
-render_copy prefix-check --set pathPrefix=/shop >"$copies"
+render_copy prefix-check --set pathPrefix=/shop --set ingress.enabled=false >"$copies"
 if ! kubectl -n "$NS" get httproute "$release" >/dev/null 2>&1; then
   say "release $release has no HTTPRoute (httpRoute.enabled=false): checking a copy rendered from the chart"
   echo --- >>"$copies"
@@ -72,12 +75,11 @@ check_front_door() { # name base-url
 
 check_front_door "Ingress $NS/$ing (class nginx)" "$INGRESS_URL"
 check_front_door "HTTPRoute $NS/$route (shop-gateway)" "$GATEWAY_URL"
-check_front_door "Ingress $NS/$release-prefix-check (pathPrefix /shop: use-regex + rewrite-target)" "$INGRESS_URL/shop"
 check_front_door "HTTPRoute $NS/$release-prefix-check (pathPrefix /shop: URLRewrite)" "$GATEWAY_URL/shop"
 
-# The customer page under the prefix, as a browser asks for it.
-for base in "$INGRESS_URL" "$GATEWAY_URL"; do
-  code=$(http_code GET "$base/shop/")
-  [ "$code" = 200 ] && grep -qi '<html' "$body_file" || fail "GET $base/shop/ answered $code, want cm-server's page"
+# The customer page, as a browser asks for it.
+for url in "$INGRESS_URL/" "$GATEWAY_URL/" "$GATEWAY_URL/shop/"; do
+  code=$(http_code GET "$url")
+  { [ "$code" = 200 ] && grep -qi '<html' "$body_file"; } || fail "GET $url answered $code, want cm-server's page"
 done
-say "ok  the customer page answers at /shop/ through both"
+say "ok  the customer page answers at $INGRESS_URL/, $GATEWAY_URL/ and $GATEWAY_URL/shop/"
