@@ -59,6 +59,7 @@ build: ## Build cm-server and cm-api into bin/
 .PHONY: test
 test: ## Unit, integration and end-to-end tests on the embedded Kafka and MongoDB (no services needed)
 	go test -count=1 -timeout 20m $(addprefix ./,$(addsuffix /...,$(GO_MODULES)))
+	cd hack/node/netprobe && GOWORK=off go test -count=1 ./...
 
 .PHONY: test-short
 test-short: ## Only the fast unit tests

@@ -6,9 +6,9 @@
 #   gateway-api/      the Gateway API standard-channel CRDs
 # Everything lives outside the repo in
 #   ${SCALABLE_SHOP_CACHE:-~/.cache/scalable-shop}/node-addons/
-# keyed by version, so only the first run pays (cold on 2 busy cores: traefik
-# ~14 min, kube-router ~6 min; see BENCHMARKS.md). Sources come from the Go module
-# proxy; each binary is built into a temp dir and moved into place.
+# keyed by version, so only the first run pays (cold build times: BENCHMARKS.md).
+# Sources come from the Go module proxy; each binary is built into a temp dir and
+# moved into place.
 #
 # Why these (README "Real node"): ingress-nginx is retired and needs OpenResty's
 # Lua modules, which no registry here serves; Traefik's kubernetesIngressNGINX

@@ -23,16 +23,25 @@ import (
 )
 
 func main() {
+	os.Exit(exitCode(run()))
+}
+
+func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := Run(ctx, os.Args[1:], os.Stdout)
+	return Run(ctx, os.Args[1:], os.Stdout)
+}
+
+// exitCode maps Run's result to the documented exit codes.
+func exitCode(err error) int {
 	var u usageError
 	switch {
 	case err == nil:
+		return 0
 	case errors.As(err, &u):
 		fmt.Fprintln(os.Stderr, "netprobe:", err)
-		os.Exit(2)
+		return 2
 	default:
-		os.Exit(1) // the probe's line on stdout already says why
+		return 1 // the probe's line on stdout already says why
 	}
 }

@@ -109,3 +109,15 @@ type timeoutErr struct{}
 func (*timeoutErr) Error() string   { return "i/o timeout" }
 func (*timeoutErr) Timeout() bool   { return true }
 func (*timeoutErr) Temporary() bool { return true }
+
+func TestExitCodes(t *testing.T) {
+	if got := exitCode(nil); got != 0 {
+		t.Errorf("exitCode(nil) = %d", got)
+	}
+	if got := exitCode(errNotReached); got != 1 {
+		t.Errorf("exitCode(not reached) = %d", got)
+	}
+	if got := exitCode(usageError{"x"}); got != 2 {
+		t.Errorf("exitCode(usage) = %d", got)
+	}
+}
