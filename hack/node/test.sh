@@ -4,7 +4,9 @@
 # inside the node's network namespace with WORKDIR/env sourced (KUBECONFIG,
 # NODE_IP, ...) and WORKDIR, HACK_NODE and ROOT set; the first failing step
 # stops the run. Everything is stopped and removed on exit, also on failure or
-# Ctrl-C, and the run ends by printing whether it left anything behind.
+# Ctrl-C, and the run ends by printing whether it left anything behind. Before
+# the node starts, every executable prepare/NN-name.sh runs outside the
+# namespace (builds and images that need the module proxy).
 #
 #   hack/node/test.sh [STEP...]     STEP: a step's file name or its NN prefix (default: all)
 #
@@ -62,6 +64,14 @@ fi
 (cd "$HERE/oci" && GOWORK=off GOTOOLCHAIN=local go test -count=1 ./... >"$WORK/unit.log" 2>&1) ||
   { cat "$WORK/unit.log"; echo "test-k8s: unit tests of hack/node/oci failed (above)"; exit 1; }
 echo "PASS unit tests of hack/node/oci (image writer, probe)"
+# Prepare steps: builds and images that need the module proxy, which the
+# node's network namespace cannot reach. Every executable prepare/NN-name.sh
+# runs here, outside it, in lexical order, with WORKDIR, HACK_NODE and ROOT set.
+mapfile -t prepares < <(find "$HERE/prepare" -maxdepth 1 -name '[0-9][0-9]-*.sh' -perm -u+x 2>/dev/null | LC_ALL=C sort)
+for p in "${prepares[@]}"; do
+  echo "=== prepare $(basename "$p") (at $((SECONDS - T0))s)"
+  WORKDIR="$WORK" HACK_NODE="$HERE" ROOT="$ROOT" "$p" || { echo "test-k8s: prepare step $(basename "$p") failed (above)"; exit 1; }
+done
 node_up "$WORK" || exit 1
 # Tools steps use: kubectl and helm on PATH.
 mkdir -p "$WORK/path"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../addons/common.sh"
 
 for img in traefik kube-router netprobe; do
-  "$NODE_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images import "$WORKDIR/images/$img.tar" >/dev/null ||
+  "$NODE_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images import --local "$WORKDIR/images/$img.tar" >/dev/null ||
     fail "cannot import $WORKDIR/images/$img.tar into containerd: run hack/node/prepare/20-addons.sh first"
 done
 for ref in "$TRAEFIK_IMAGE" "$KUBE_ROUTER_IMAGE" "$NETPROBE_IMAGE"; do
