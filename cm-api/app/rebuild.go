@@ -50,8 +50,7 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	w := &kafkago.Writer{Addr: kafkago.TCP(cfg.Kafka.Brokers...), Topic: cfg.Topic, Transport: conn.Transport,
-		Balancer: &kafkago.Murmur2Balancer{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: 10 * time.Millisecond}
+	w := conn.NewWriter(cfg.Topic, kafkaconn.WriterOptions{BatchTimeout: 10 * time.Millisecond})
 	defer w.Close()
 	msgs := make([]kafkago.Message, len(users))
 	for i, u := range users {

@@ -335,8 +335,7 @@ func (k *Kafka) OperatorAPIEnv() map[string]string {
 // Produce writes raw records to a topic, as a misbehaving producer would.
 func (k *Kafka) Produce(tb testing.TB, topic string, msgs ...kafka.Message) {
 	tb.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(k.Settings.Brokers...), Topic: topic, Transport: k.Conn(tb).Transport,
-		Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := k.Conn(tb).NewWriter(topic, kafkaconn.WriterOptions{BatchTimeout: time.Millisecond})
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -116,14 +116,7 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 	}
 	c.newReader = func() *kafka.Reader { return kafka.NewReader(cfg) }
 	c.rp.Store(c.newReader())
-	c.dlq = &kafka.Writer{
-		Addr:         kafka.TCP(conn.Settings.Brokers...),
-		Topic:        opts.DLQTopic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
-		Transport:    conn.Transport,
-	}
+	c.dlq = conn.NewWriter(opts.DLQTopic, kafkaconn.WriterOptions{})
 	return c
 }
 

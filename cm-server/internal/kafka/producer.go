@@ -66,24 +66,7 @@ func NewProducer(conn *kafkaconn.Conn, opts ProducerOptions) *Producer {
 		opts:    opts,
 		stop:    stop,
 		checked: make(chan struct{}),
-		w: &kafka.Writer{
-			Addr:  kafka.TCP(conn.Settings.Brokers...),
-			Topic: opts.Topic,
-			// Murmur2 places a key on the partition a Java client would choose.
-			Balancer:     &kafka.Murmur2Balancer{},
-			RequiredAcks: kafka.RequireAll,
-			BatchTimeout: opts.BatchTimeout,
-			// kafka-go allocates a batch's whole message slice up front (152 bytes a
-			// message): at 1,000 that was 150 KB per batch of a few buys, 72 % of
-			// all bytes cm-server allocated under load. A 5 ms window holds far
-			// fewer than 100 buys per partition; a full batch is sent at once.
-			BatchSize: 100,
-			// Retries may duplicate a record on the topic; the consumer stores by id.
-			MaxAttempts:     3,
-			WriteBackoffMin: 50 * time.Millisecond,
-			WriteBackoffMax: 500 * time.Millisecond,
-			Transport:       conn.Transport,
-		},
+		w:       conn.NewWriter(opts.Topic, kafkaconn.WriterOptions{BatchTimeout: opts.BatchTimeout}),
 	}
 	go p.checkAtStart(ctx)
 	return p

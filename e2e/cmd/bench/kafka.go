@@ -137,18 +137,7 @@ func (l *lagger) waitZero(ctx context.Context, timeout time.Duration) (int64, er
 // rawWriter is cm-server's producer configuration (internal/kafka/producer.go),
 // as cm-server's Kafka user: the produce ceiling is measured with it.
 func rawWriter(k kafkaSetup) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:            kafka.TCP(k.Brokers...),
-		Topic:           k.Topic,
-		Balancer:        &kafka.Murmur2Balancer{},
-		RequiredAcks:    kafka.RequireAll,
-		BatchTimeout:    5 * time.Millisecond,
-		BatchSize:       100,
-		MaxAttempts:     3,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 500 * time.Millisecond,
-		Transport:       k.conn(k.Server).Transport,
-	}
+	return k.conn(k.Server).NewWriter(k.Topic, kafkaconn.WriterOptions{BatchTimeout: 5 * time.Millisecond})
 }
 
 // produceRaw writes the events as cm-server does — one synchronous WriteMessages
