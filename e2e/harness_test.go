@@ -218,7 +218,7 @@ func startShop(t *testing.T, extra ...map[string]string) *shop {
 	}
 	k, m := testenv.StartKafka(t), testenv.StartMongo(t)
 	s := &shop{kafka: k, mongo: m}
-	s.api = startProc(t, "cm-api", testenv.Merge(append([]map[string]string{k.APIEnv(), m.APIEnv(), {"CM_API_AUTH_TOKEN": testenv.Token}}, extra...)...))
+	s.api = startProc(t, "cm-api", testenv.Merge(append([]map[string]string{k.APIEnv(), m.APIEnv(), {"CM_API_AUTH_TOKEN": testenv.Token, "CM_API_CURSOR_KEY": testenv.CursorKey}}, extra...)...))
 	s.server = startProc(t, "cm-server", testenv.Merge(append([]map[string]string{k.ServerEnv(), {
 		"CM_SERVER_CMAPI_URL": s.api.URL(), "CM_SERVER_CMAPI_TOKEN": testenv.Token, "CM_SERVER_KAFKA_WRITE_TIMEOUT": "3s",
 	}}, extra...)...))

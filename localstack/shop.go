@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"crypto/rand"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ type Options struct {
 	KafkaAddr  string // default 127.0.0.1:9092
 	MongoAddr  string // default 127.0.0.1:27017
 	Token      string // service token between the two, default "local-dev-token"
+	CursorKey  string // key cm-api signs page cursors with, default a random one per start
 	LogLevel   string // default "info"
 	Stdout     io.Writer
 	Stderr     io.Writer
@@ -51,6 +53,9 @@ func Start(ctx context.Context, o Options) (*Shop, error) {
 	def(&o.MongoAddr, "127.0.0.1:27017")
 	def(&o.Token, "local-dev-token")
 	def(&o.LogLevel, "info")
+	// Cursors of an earlier run then no longer page, which is all a dev stack
+	// loses; make run needs no secret set up.
+	def(&o.CursorKey, rand.Text())
 
 	k, err := StartKafka(KafkaOptions{Addr: o.KafkaAddr, DataDir: filepath.Join(o.DataDir, "kafka")})
 	if err != nil {
@@ -66,6 +71,7 @@ func Start(ctx context.Context, o Options) (*Shop, error) {
 	apiEnv := map[string]string{
 		"CM_API_HTTP_ADDR":     o.APIAddr,
 		"CM_API_AUTH_TOKEN":    o.Token,
+		"CM_API_CURSOR_KEY":    o.CursorKey,
 		"CM_API_KAFKA_BROKERS": k.Addr(),
 		"CM_API_MONGO_URI":     m.URI(),
 		"CM_API_LOG_LEVEL":     o.LogLevel,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -15,6 +16,7 @@ const EnvPrefix = "CM_API"
 
 // Settings lists every setting of cm-api with its default.
 var Settings = []config.Setting{
+	{Key: "role", Default: RoleAll, Usage: "what this process does: all (look-ups and consumer), api (look-ups only) or consumer (consumer only; HTTP serves probes and metrics)"},
 	{Key: "http.addr", Default: ":8081", Usage: "listen address"},
 	{Key: "http.tls.cert_file", Default: "", Usage: "PEM certificate to serve HTTPS with (with http.tls.key_file; re-read when it changes); empty: plain HTTP"},
 	{Key: "http.tls.key_file", Default: "", Usage: "PEM key of http.tls.cert_file"},
@@ -31,6 +33,9 @@ var Settings = []config.Setting{
 	{Key: "kafka.tls.ca_file", Default: "", Usage: "PEM CA bundle for Kafka TLS (system roots when empty)"},
 	{Key: "kafka.tls.cert_file", Default: "", Usage: "PEM client certificate for Kafka mTLS"},
 	{Key: "kafka.tls.key_file", Default: "", Usage: "PEM client key for Kafka mTLS"},
+	{Key: "cursor.key", Default: "", Usage: "secret that signs page cursors, the same in every cm-api pod (required in roles all and api); cursor.key_file is re-read when it changes", Secret: true},
+	{Key: "cursor.previous_key", Default: "", Usage: "the key before the last rotation: cursors it signed still page (empty: none); cursor.previous_key_file is re-read when it changes", Secret: true},
+	{Key: "consumer.stall_timeout", Default: "2m", Usage: "a consumer whose partitions have lag but that fetched and stored nothing for this long fails /healthz, so that it is restarted (0s: never)"},
 	{Key: "kafka.batch_size", Default: "500", Usage: "most events written to MongoDB in one batch"},
 	{Key: "kafka.batch_wait", Default: "20ms", Usage: "how long to wait for a batch to fill once it has one event"},
 	{Key: "kafka.session_timeout", Default: "10s", Usage: "consumer group session timeout: how soon a dead consumer's partitions move"},
@@ -53,6 +58,7 @@ var Settings = []config.Setting{
 
 // Config is cm-api's validated configuration.
 type Config struct {
+	Role           string
 	HTTPAddr       string
 	AuthToken      string
 	Security       SecurityConfig
@@ -63,6 +69,8 @@ type Config struct {
 	BatchSize      int
 	BatchWait      time.Duration
 	SessionTimeout time.Duration
+	StallTimeout   time.Duration
+	Cursor         CursorConfig
 	MongoURI       string
 	MongoDatabase  string
 	MongoUsername  string
@@ -84,6 +92,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		return Config{}, err
 	}
 	c := Config{
+		Role:           v.OneOf("role", Roles()...),
 		HTTPAddr:       v.Addr("http.addr"),
 		AuthToken:      v.Secret("auth.token"),
 		Security:       loadSecurity(v),
@@ -94,20 +103,26 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		BatchSize:      v.Int("kafka.batch_size", 1, 10000),
 		BatchWait:      v.Duration("kafka.batch_wait", true),
 		SessionTimeout: v.Duration("kafka.session_timeout", false),
-		MongoURI:       v.Required("mongo.uri"),
-		MongoDatabase:  v.Required("mongo.database"),
-		MongoUsername:  v.String("mongo.username"),
-		MongoPassword:  v.Secret("mongo.password"),
-		MongoTimeout:   v.Duration("mongo.timeout", false),
-		OTLPEndpoint:   v.String("trace.otlp_endpoint"),
-		SampleRatio:    v.Float("trace.sample_ratio", 0, 1),
-		LogLevel:       v.OneOf("log.level", logging.Levels()...),
-		LogFormat:      v.OneOf("log.format", logging.Formats()...),
-		DrainDelay:     v.Duration("shutdown.drain_delay", true),
-		ShutdownWait:   v.Duration("shutdown.timeout", false),
+		StallTimeout:   v.Duration("consumer.stall_timeout", true),
+		Cursor: CursorConfig{Key: v.Secret("cursor.key"), KeyFile: v.String("cursor.key_file"),
+			PreviousKey: v.Secret("cursor.previous_key"), PreviousKeyFile: v.String("cursor.previous_key_file")},
+		MongoURI:      v.Required("mongo.uri"),
+		MongoDatabase: v.Required("mongo.database"),
+		MongoUsername: v.String("mongo.username"),
+		MongoPassword: v.Secret("mongo.password"),
+		MongoTimeout:  v.Duration("mongo.timeout", false),
+		OTLPEndpoint:  v.String("trace.otlp_endpoint"),
+		SampleRatio:   v.Float("trace.sample_ratio", 0, 1),
+		LogLevel:      v.OneOf("log.level", logging.Levels()...),
+		LogFormat:     v.OneOf("log.format", logging.Formats()...),
+		DrainDelay:    v.Duration("shutdown.drain_delay", true),
+		ShutdownWait:  v.Duration("shutdown.timeout", false),
 	}
-	if c.AuthToken == "" {
+	if c.AuthToken == "" && c.Role != RoleConsumer {
 		v.Invalid("auth.token", "is required: set the token cm-server presents (CM_API_AUTH_TOKEN or CM_API_AUTH_TOKEN_FILE)")
+	}
+	if c.StallTimeout > 0 && c.StallTimeout < 2*c.SessionTimeout {
+		v.Invalid("consumer.stall_timeout", "must be 0s or at least twice kafka.session_timeout: a rebalance must not look like a stall")
 	}
 	if c.MongoPassword != "" && c.MongoUsername == "" {
 		v.Invalid("mongo.username", "is required when mongo.password is set")
@@ -133,4 +148,20 @@ func kafkaSettings(v *config.Values) kafkaconn.Settings {
 		v.Invalid("kafka.sasl.mechanism", "needs kafka.sasl.username and kafka.sasl.password as well")
 	}
 	return k
+}
+
+// CursorConfig are the cursor.* settings: the signing key and the one accepted
+// during a rotation, each as a value or a watched file.
+type CursorConfig struct {
+	Key, KeyFile                 string
+	PreviousKey, PreviousKeyFile string
+}
+
+// requireCursorKey is checked by Run, not LoadConfig: `cm-api users rebuild`
+// and role consumer sign no cursors.
+func (c Config) requireCursorKey() error {
+	if c.Role == RoleConsumer || c.Cursor.Key != "" {
+		return nil
+	}
+	return fmt.Errorf("config: cursor.key is required in role %s: set %s_CURSOR_KEY or %s_CURSOR_KEY_FILE to a random secret shared by every cm-api pod (openssl rand -hex 32)", c.Role, EnvPrefix, EnvPrefix)
 }

@@ -127,3 +127,34 @@ func TestLoadConfigHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestCursorKeyIsRequiredWhereCursorsAreSigned(t *testing.T) {
+	for role, required := range map[string]bool{RoleAll: true, RoleAPI: true, RoleConsumer: false} {
+		c, err := LoadConfig(nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_ROLE": role}.get, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.requireCursorKey()
+		if (err != nil) != required {
+			t.Fatalf("role %s without a cursor key: %v, want required=%v", role, err, required)
+		}
+		if err != nil {
+			msg := err.Error()
+			for _, want := range []string{"cursor.key", "CM_API_CURSOR_KEY", "CM_API_CURSOR_KEY_FILE"} {
+				if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+					t.Errorf("error %q does not name %s on one line", msg, want)
+				}
+			}
+		}
+	}
+	c, err := LoadConfig(nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_CURSOR_KEY": "k"}.get, io.Discard)
+	if err != nil || c.requireCursorKey() != nil || c.Role != RoleAll {
+		t.Fatalf("with a key: role %q, %v / %v", c.Role, err, c.requireCursorKey())
+	}
+	if _, err := LoadConfig(nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_ROLE": "both"}.get, io.Discard); err == nil || !strings.Contains(err.Error(), "role") {
+		t.Fatalf("unknown role: %v, want an error naming role", err)
+	}
+	if _, err := LoadConfig(nil, testEnv{"CM_API_ROLE": RoleConsumer}.get, io.Discard); err != nil {
+		t.Fatalf("role consumer needs no service token: %v", err)
+	}
+}

@@ -223,3 +223,24 @@ func FuzzCursorDecode(f *testing.F) {
 		}
 	})
 }
+
+// During a key rotation cursors of the previous key still page; a cursor of any
+// other key is refused, and new cursors are signed with the new key only.
+func TestCursorOfThePreviousKeyStillPages(t *testing.T) {
+	old := newCursorCodec("key-old")
+	rotated := cursorCodec{current: secretSource{value: "key-new"}, previous: secretSource{value: "key-old"}}
+	if _, _, err := rotated.Decode(cursorUser, old.Encode(cursorUser, cursorTS, cursorID)); err != nil {
+		t.Fatalf("cursor of the previous key refused: %v", err)
+	}
+	fresh := rotated.Encode(cursorUser, cursorTS, cursorID)
+	if _, _, err := newCursorCodec("key-new").Decode(cursorUser, fresh); err != nil {
+		t.Fatalf("a new cursor is not signed with the new key: %v", err)
+	}
+	_, _, err := old.Decode(cursorUser, fresh)
+	wantForged(t, err)
+	_, _, err = rotated.Decode(cursorUser, newCursorCodec("key-other").Encode(cursorUser, cursorTS, cursorID))
+	wantForged(t, err)
+	// No previous key configured: the empty key must not become an accepted one.
+	_, _, err = newCursorCodec("key-new").Decode(cursorUser, newCursorCodec("").Encode(cursorUser, cursorTS, cursorID))
+	wantForged(t, err)
+}

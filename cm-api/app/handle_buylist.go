@@ -1,10 +1,8 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -87,34 +85,4 @@ func handleUser(log *slog.Logger, store PurchaseStore) http.HandlerFunc {
 func view(e contract.Event) contract.PurchaseView {
 	return contract.PurchaseView{ID: e.ID, UserID: e.UserID, Username: e.Username,
 		Price: contract.FormatPrice(e.PriceCents), Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt}
-}
-
-// readiness is the body of /readyz.
-type readiness struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
-}
-
-// handleReadyz reports ready when MongoDB answers and the consumer is healthy.
-func handleReadyz(shutdown *atomic.Bool, store PurchaseStore, consumer ConsumerState) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if shutdown.Load() {
-			httpjson.Encode(w, http.StatusServiceUnavailable, readiness{Status: "shutting down", Checks: map[string]string{}})
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		res := readiness{Status: "ok", Checks: map[string]string{"mongodb": "ok", "consumer": "ok"}}
-		if err := store.Ping(ctx); err != nil {
-			res.Status, res.Checks["mongodb"] = "unavailable", "ping failed: "+err.Error()
-		}
-		if ok, why := consumer.Ready(); !ok {
-			res.Status, res.Checks["consumer"] = "unavailable", why
-		}
-		status := http.StatusOK
-		if res.Status != "ok" {
-			status = http.StatusServiceUnavailable
-		}
-		httpjson.Encode(w, status, res)
-	}
 }

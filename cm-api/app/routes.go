@@ -16,12 +16,16 @@ func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log, s.tracer))
 
-	r.With(s.requireToken).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
-	r.With(s.requireToken).Get("/users/{userid}", handleUser(s.log, s.store))
-	r.Get("/healthz", httpjson.Healthz())
-	r.Get("/readyz", handleReadyz(&s.shutdown, s.store, s.consumer))
+	// The consumer role has no Service: it serves only what the kubelet and
+	// Prometheus ask for, and a look-up sent to it is a 404.
+	if s.role != RoleConsumer {
+		r.With(s.requireToken).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
+		r.With(s.requireToken).Get("/users/{userid}", handleUser(s.log, s.store))
+		r.Group(openAPI.Routes) // GET /openapi.yaml, /openapi.json
+	}
+	r.Get("/healthz", handleHealthz(s.consumer))
+	r.Get("/readyz", handleReadyz(s.role, &s.shutdown, s.store, s.consumer))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	r.Group(openAPI.Routes) // GET /openapi.yaml, /openapi.json
 
 	r.NotFound(httpjson.NotFound())
 	r.MethodNotAllowed(httpjson.MethodNotAllowed())

@@ -47,6 +47,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if err := cfg.requireCursorKey(); err != nil {
+		return err
+	}
 	log, err := logging.New(stdout, "cm-api", cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
@@ -72,6 +75,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: auth.token_file: %w (set %s_AUTH_TOKEN_FILE)", err, EnvPrefix)
 	}
+	cursors, err := newCursorKeys(cfg.Cursor, func(err error) { log.Warn("cursor key file", "err", err.Error()) })
+	if err != nil {
+		return fmt.Errorf("config: cursor key file: %w (set %s_CURSOR_KEY_FILE and _PREVIOUS_KEY_FILE to readable, non-empty files)", err, EnvPrefix)
+	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
 		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
 	if err != nil {
@@ -95,12 +102,20 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
-	consumer := kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
-		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
-		Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
-	})
-	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, consumer, reg, m, WithTracer(tp.Tracer()), WithServiceTokens(tokens))
+	// In role api there is no consumer: state is a nil interface, not a nil
+	// *kafka.Consumer, so the probes know to leave it out.
+	var consumer *kafka.Consumer
+	var state ConsumerState
+	if cfg.Role != RoleAPI {
+		consumer = kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
+			Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
+			BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
+			StallTimeout: cfg.StallTimeout, Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
+		})
+		state = consumer
+	}
+	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, state, reg, m, WithRole(cfg.Role), WithCursorKeys(cursors),
+		WithTracer(tp.Tracer()), WithServiceTokens(tokens))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -110,14 +125,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slogAsStdlog(log),
 	}
 
-	log.Info("starting", "version", Version, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group, "database", cfg.MongoDatabase)
+	log.Info("starting", "version", Version, "role", cfg.Role, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group, "database", cfg.MongoDatabase)
 	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = consumer.Run(consumerCtx)
-	}()
+	if consumer != nil {
+		wg.Go(func() { _ = consumer.Run(consumerCtx) })
+	}
 
 	serveErr := httpserve.Serve(ctx, httpServer, ln, log, httpserve.Options{
 		DrainDelay: cfg.DrainDelay,
@@ -126,8 +139,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	stopConsumer()
 	wg.Wait()
-	if err := consumer.Close(); err != nil {
-		log.Warn("closing the consumer", "err", err.Error())
+	if consumer != nil {
+		if err := consumer.Close(); err != nil {
+			log.Warn("closing the consumer", "err", err.Error())
+		}
 	}
 	log.Info("stopped")
 	return serveErr

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
+	"github.com/scalable-shop/shop/cm-api/internal/kafka"
 	"github.com/scalable-shop/shop/contract"
 )
 
@@ -26,13 +27,26 @@ type PurchaseStore interface {
 	Ping(ctx context.Context) error
 }
 
-// ConsumerState says whether the consumer is healthy, and if not, why.
+// ConsumerState reports the consumer's state (see kafka.Status).
 type ConsumerState interface {
-	Ready() (ok bool, why string)
+	Status() kafka.Status
 }
+
+// Roles of the binary (config key role): the look-up API and the consumer scale
+// and fail apart, so production runs them as two Deployments; make run and the
+// tests run both in one process.
+const (
+	RoleAll      = "all"
+	RoleAPI      = "api"      // look-ups; no consumer, no Kafka
+	RoleConsumer = "consumer" // the consumer; HTTP serves only probes and metrics
+)
+
+// Roles lists the accepted roles.
+func Roles() []string { return []string{RoleAll, RoleAPI, RoleConsumer} }
 
 // Server is cm-api's HTTP handler with its dependencies.
 type Server struct {
+	role     string
 	log      *slog.Logger
 	token    string
 	tokens   *serviceTokens
@@ -53,9 +67,17 @@ type Option func(*Server)
 // spans are not recorded.
 func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
 
-// NewServer wires the routes over the given dependencies.
+// WithRole serves the routes of role (RoleAll without it).
+func WithRole(role string) Option { return func(s *Server) { s.role = role } }
+
+// WithCursorKeys signs page cursors with c. Without it cursors are signed with
+// an empty key, which only tests that do not page may rely on.
+func WithCursorKeys(c cursorCodec) Option { return func(s *Server) { s.cursors = c } }
+
+// NewServer wires the routes over the given dependencies. consumer is nil when
+// the process runs no consumer (role api).
 func NewServer(log *slog.Logger, token string, store PurchaseStore, consumer ConsumerState, reg *prometheus.Registry, m *metrics, opts ...Option) *Server {
-	s := &Server{log: log, token: token, cursors: newCursorCodec(token), store: store, consumer: consumer, registry: reg, metrics: m,
+	s := &Server{role: RoleAll, log: log, token: token, cursors: newCursorCodec(""), store: store, consumer: consumer, registry: reg, metrics: m,
 		tracer: noop.NewTracerProvider().Tracer("")}
 	for _, o := range opts {
 		o(s)

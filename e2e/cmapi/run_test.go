@@ -218,8 +218,35 @@ func TestRedeliveredEventsAreStoredOnce(t *testing.T) {
 	}
 }
 
+// readiness is a /readyz or /healthz answer.
+type readiness struct {
+	code   int
+	Status string            `json:"status"`
+	Role   string            `json:"role"`
+	Checks map[string]string `json:"checks"`
+}
+
+func probe(t *testing.T, url string) readiness {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := readiness{code: res.StatusCode}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		t.Fatalf("GET %s: %d without JSON: %v", url, res.StatusCode, err)
+	}
+	return r
+}
+
+// A MongoDB outage pauses the consumer (nothing committed, nothing lost) but
+// keeps the pod ready and live: look-ups answer the JSON 503 with Retry-After
+// at once, and /readyz says what is down.
 func TestStoreOutagePausesWithoutLoss(t *testing.T) {
-	s := startAPI(t, map[string]string{"CM_API_MONGO_TIMEOUT": "1s"})
+	// A long operation timeout: a look-up that waited for MongoDB instead of
+	// failing at once would outlast the client's timeout below.
+	s := startAPI(t, map[string]string{"CM_API_MONGO_TIMEOUT": "20s"})
 	first := event("sam", 100, time.Now())
 	s.kafka.Produce(t, s.kafka.Topic, record(first))
 	waitStored(t, s, "sam", 1)
@@ -227,30 +254,48 @@ func TestStoreOutagePausesWithoutLoss(t *testing.T) {
 	s.mongo.Stop(t)
 	during := []kafka.Message{record(event("sam", 200, time.Now())), record(event("sam", 300, time.Now()))}
 	s.kafka.Produce(t, s.kafka.Topic, during...)
-	testenv.WaitFor(t, 20*time.Second, "/readyz to report the store down", func() bool {
-		res, err := http.Get(s.api.URL + "/readyz")
-		if err != nil {
-			return false
+	testenv.WaitFor(t, 30*time.Second, "/readyz to report the store down", func() bool {
+		r := probe(t, s.api.URL+"/readyz")
+		if r.code != http.StatusOK {
+			t.Fatalf("/readyz %d with MongoDB down, want 200 (the pod can still do its job): %+v", r.code, r)
 		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusServiceUnavailable
+		return r.Status == "degraded" && r.Checks["mongodb"] != "ok" && strings.HasPrefix(r.Checks["consumer"], "paused")
 	})
 	testenv.WaitFor(t, 20*time.Second, "the consumer to meet the outage", func() bool {
 		return s.api.Logs.Count("mongodb write failing") > 0
 	})
+	if r := probe(t, s.api.URL+"/healthz"); r.code != http.StatusOK {
+		t.Fatalf("/healthz %d with MongoDB down: a paused consumer is not stalled", r.code)
+	}
+	quick := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/buyList/sam", "/users/sam"} {
+		req, _ := http.NewRequest("GET", s.api.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testenv.Token)
+		res, err := quick.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s with MongoDB down: %v (a look-up must fail at once, not wait for the store)", path, err)
+		}
+		var eb contract.ErrorBody
+		err = json.NewDecoder(res.Body).Decode(&eb)
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || err != nil || eb.Error.Code != contract.EUnavailable {
+			t.Fatalf("GET %s with MongoDB down: %d, Retry-After %q, body %+v (%v); want the JSON 503 with Retry-After",
+				path, res.StatusCode, res.Header.Get("Retry-After"), eb, err)
+		}
+	}
 	time.Sleep(2 * time.Second) // several retries, each must stay silent
 	s.mongo.Start(t)
 	waitStored(t, s, "sam", 3)
-	testenv.WaitFor(t, 20*time.Second, "/readyz to recover", func() bool {
-		res, err := http.Get(s.api.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
+	testenv.WaitFor(t, 30*time.Second, "/readyz to recover", func() bool {
+		r := probe(t, s.api.URL+"/readyz")
+		return r.code == http.StatusOK && r.Status == "ok"
 	})
 	if n := s.api.Logs.Count("mongodb write failing"); n != 1 {
 		t.Errorf("store outage logged %d times, want once per state change", n)
+	}
+	page := waitStored(t, s, "sam", 3)
+	if len(page.Purchases) != 3 {
+		t.Errorf("stored %d purchases, want 3: one before, two during the outage, none twice", len(page.Purchases))
 	}
 }
 

@@ -157,7 +157,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	api := newProc(t, "cm-api", testenv.Merge(k.APIEnv(), m.APIEnv(), map[string]string{
-		"CM_API_AUTH_TOKEN": testenv.Token}))
+		"CM_API_AUTH_TOKEN": testenv.Token, "CM_API_CURSOR_KEY": testenv.CursorKey}))
 	api.start()
 	server := newProc(t, "cm-server", testenv.Merge(k.ServerEnv(), map[string]string{
 		"CM_SERVER_CMAPI_URL": api.URL(), "CM_SERVER_CMAPI_TOKEN": testenv.Token}))

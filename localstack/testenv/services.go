@@ -18,6 +18,9 @@ import (
 // Token is the service token tests configure between cm-server and cm-api.
 const Token = "test-service-token"
 
+// CursorKey is the key the test cm-api signs page cursors with.
+const CursorKey = "test-cursor-key"
+
 // Service is a service started in-process through its production Run.
 type Service struct {
 	URL  string
@@ -51,7 +54,7 @@ type runFunc func(ctx context.Context, args []string, getenv func(string) string
 // waits until it serves /healthz.
 func RunAPI(tb testing.TB, env map[string]string) *Service {
 	tb.Helper()
-	return run(tb, cmapi.Run, "CM_API", merge(map[string]string{"CM_API_AUTH_TOKEN": Token}, env))
+	return run(tb, cmapi.Run, "CM_API", merge(map[string]string{"CM_API_AUTH_TOKEN": Token, "CM_API_CURSOR_KEY": CursorKey}, env))
 }
 
 // RunServer starts cm-server with env (plus a free address and the test token).

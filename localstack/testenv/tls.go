@@ -269,7 +269,7 @@ func StartMongoTLS(tb testing.TB, ca *CA, mutual bool) *Mongo {
 func RunAPITLS(tb testing.TB, ca *CA, env map[string]string) *Service {
 	tb.Helper()
 	kp := ca.Server(tb, "cm-api")
-	return runWith(tb, cmapi.Run, "CM_API", merge(map[string]string{"CM_API_AUTH_TOKEN": Token,
+	return runWith(tb, cmapi.Run, "CM_API", merge(map[string]string{"CM_API_AUTH_TOKEN": Token, "CM_API_CURSOR_KEY": CursorKey,
 		"CM_API_HTTP_TLS_CERT_FILE": kp.CertFile, "CM_API_HTTP_TLS_KEY_FILE": kp.KeyFile}, env), ca.HTTPClient(nil))
 }
 

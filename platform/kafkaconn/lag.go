@@ -77,3 +77,32 @@ func (c *Conn) GroupLag(ctx context.Context, group, topic string) (int64, error)
 	}
 	return sum, err
 }
+
+// MemberPartitions returns the partitions of topic the group assigned to the
+// member whose client id is clientID; ok is false while no member has that id
+// (not joined yet, or between generations). kafka-go does not tell a reader its
+// assignment, so a consumer that gives itself a unique client id learns it here.
+func (c *Conn) MemberPartitions(ctx context.Context, group, clientID, topic string) (partitions []int, ok bool, err error) {
+	client := &kafka.Client{Addr: kafka.TCP(c.Settings.Brokers...), Transport: c.Transport, Timeout: 10 * time.Second}
+	res, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return nil, false, c.Explain(err)
+	}
+	for _, g := range res.Groups {
+		if g.Error != nil {
+			return nil, false, c.Explain(g.Error)
+		}
+		for _, m := range g.Members {
+			if m.ClientID != clientID {
+				continue
+			}
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == topic {
+					partitions = append(partitions, t.Partitions...)
+				}
+			}
+			return partitions, true, nil
+		}
+	}
+	return nil, false, nil
+}

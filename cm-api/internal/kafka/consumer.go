@@ -1,28 +1,29 @@
 // Package kafka is cm-api's consumer: it fetches purchase events in batches, stores
 // them, dead-letters the ones that can never be stored, and only then commits.
+//
+// The decisions live in pure parts, each with its own tests: classify (what a
+// batch asks for), health (the state probes report), readerError (which reader
+// errors matter) and the watchdog (when to rejoin). The Consumer only sequences
+// them around kafka-go.
 package kafka
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
-	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/kafkaconn"
-	"github.com/scalable-shop/shop/platform/tracing"
 )
 
 // Store saves purchase events. Storing an event that is already stored must
@@ -54,8 +55,11 @@ type ConsumerOptions struct {
 	BatchSize      int
 	BatchWait      time.Duration
 	SessionTimeout time.Duration
-	Log            *slog.Logger
-	Observe        Observer
+	// StallTimeout: a consumer whose own partitions have lag but that made no
+	// progress for this long reports Stalled (its liveness fails). Zero: never.
+	StallTimeout time.Duration
+	Log          *slog.Logger
+	Observe      Observer
 	// Tracer continues each purchase's trace from its record headers into a
 	// consumer span around its store write. Nil records no spans.
 	Tracer trace.Tracer
@@ -63,27 +67,23 @@ type ConsumerOptions struct {
 
 // Consumer moves events from the topic into the store.
 type Consumer struct {
-	conn  *kafkaconn.Conn
-	opts  ConsumerOptions
-	store Store
-	rp    atomic.Pointer[kafka.Reader]
-	dlq   *kafka.Writer
+	conn     *kafkaconn.Conn
+	opts     ConsumerOptions
+	store    Store
+	clientID string // unique: how the consumer finds its own assignment (see monitor)
+	rp       atomic.Pointer[kafka.Reader]
+	dlq      *kafka.Writer
 
-	// The stall watchdog: a reader that holds partitions with lag but fetches
-	// nothing for long is replaced, which rejoins the group.
 	newReader  func() *kafka.Reader
 	lastFetch  atomic.Int64 // unix nanos of the last fetched message or batch end
 	busy       atomic.Bool  // a batch is being processed (store retries included)
 	stopReader atomic.Pointer[context.CancelFunc]
 	lastRejoin time.Time
 
-	joined      atomic.Bool // a group generation was joined
-	storeFailed atomic.Bool
-	kafkaFailed atomic.Bool
-	mu          sync.Mutex
-	lastKafka   time.Time // last time the reader reported an error
-	kafkaErr    string    // that error, explained
-	kafkaRaw    string    // that error as kafka-go worded it
+	mu       sync.Mutex // guards health and the explanation cache
+	health   *health
+	kafkaRaw string // the last reader error as kafka-go worded it
+	kafkaErr string // and as explained
 }
 
 // NewConsumer returns a consumer; Run starts it.
@@ -91,12 +91,15 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 	if opts.Tracer == nil {
 		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	c := &Consumer{conn: conn, opts: opts, store: store}
+	c := &Consumer{conn: conn, opts: opts, store: store, clientID: uniqueClientID(),
+		health: newHealth(opts.Group, opts.SessionTimeout, opts.StallTimeout, time.Now())}
+	dialer := *conn.Dialer
+	dialer.ClientID = c.clientID
 	cfg := kafka.ReaderConfig{
 		Brokers:  conn.Settings.Brokers,
 		GroupID:  opts.Group,
 		Topic:    opts.Topic,
-		Dialer:   conn.Dialer,
+		Dialer:   &dialer,
 		MinBytes: 1,
 		MaxBytes: 10 << 20,
 		MaxWait:  500 * time.Millisecond,
@@ -112,7 +115,7 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
 		QueueCapacity:          opts.BatchSize,
-		ErrorLogger:            kafka.LoggerFunc(c.readerError),
+		ErrorLogger:            kafka.LoggerFunc(func(f string, args ...any) { c.readerFailed(readerError{f, args}) }),
 	}
 	c.newReader = func() *kafka.Reader { return kafka.NewReader(cfg) }
 	c.rp.Store(c.newReader())
@@ -120,63 +123,55 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 	return c
 }
 
-// benignReaderErrors are what kafka-go reports in normal operation: a long-poll
-// fetch that the broker answers just after kafka-go's own deadline, a fetch at
-// the end of a partition, or a rebalance that began while this member joined
-// (Apache Kafka answers a SyncGroup so when a killed member comes back; kafka-go joins
-// again by itself). They say nothing about the health of the consumer; a group
-// that never settles shows as "not yet a member" in Ready.
-var benignReaderErrors = []string{"i/o timeout", "reading passed the last offset", "reading before the first offset",
-	"[27] Rebalance In Progress"}
+// uniqueClientID names this consumer to the brokers, so that it can find itself
+// among the group's members.
+func uniqueClientID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "cm-api-" + hex.EncodeToString(b)
+}
 
-// readerError receives kafka-go's background errors. A refused SASL login only
+// Status reports the consumer's state now.
+func (c *Consumer) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.health.status(time.Now())
+}
+
+// readerFailed receives kafka-go's background errors. A refused SASL login only
 // shows up here, so it is where the consumer learns that Kafka is unusable.
-func (c *Consumer) readerError(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	for _, benign := range benignReaderErrors {
-		if strings.Contains(msg, benign) {
-			c.opts.Log.Debug("kafka reader", "msg", msg)
-			return
-		}
+func (c *Consumer) readerFailed(e readerError) {
+	msg := fmt.Sprintf(e.format, e.args...)
+	if e.benign() {
+		c.opts.Log.Debug("kafka reader", "msg", msg)
+		return
 	}
 	// The same words again need no new explanation (explaining an EOF dials).
 	c.mu.Lock()
 	explained, known := c.kafkaErr, msg == c.kafkaRaw
 	c.mu.Unlock()
 	if !known {
-		explained = c.conn.ExplainText(msg)
+		if err := e.err(); err != nil {
+			explained = c.conn.Explain(fmt.Errorf("%s: %w", msg, err)).Error()
+		} else {
+			explained = c.conn.ExplainText(msg)
+		}
 	}
 	c.mu.Lock()
-	c.lastKafka, c.kafkaErr, c.kafkaRaw = time.Now(), explained, msg
+	c.kafkaRaw, c.kafkaErr = msg, explained
+	turned := c.health.readerFailed(time.Now(), explained)
 	c.mu.Unlock()
-	if c.kafkaFailed.CompareAndSwap(false, true) {
+	if turned {
 		c.opts.Log.Error("kafka consumer failing", "err", explained)
 	}
-}
-
-// Ready reports whether the consumer is doing its job, and if not, why.
-func (c *Consumer) Ready() (ok bool, why string) {
-	c.mu.Lock()
-	recent := time.Since(c.lastKafka) < 2*c.opts.SessionTimeout
-	kerr := c.kafkaErr
-	c.mu.Unlock()
-	switch {
-	case c.storeFailed.Load():
-		return false, "cannot write to MongoDB; retrying"
-	case recent && c.kafkaFailed.Load():
-		return false, kerr
-	case !c.joined.Load():
-		return false, "not yet a member of consumer group " + c.opts.Group
-	}
-	return true, ""
 }
 
 // Run consumes until ctx is cancelled. The batch in flight at that moment is
 // finished (stored and committed) unless the store is down, in which case it is
 // left uncommitted for the next owner of the partition.
 func (c *Consumer) Run(ctx context.Context) error {
-	go c.watchStats(ctx)
-	backoff := newBackoff()
+	go c.monitor(ctx)
+	b := newBackoff()
 	rctx, cancel := context.WithCancel(ctx)
 	c.stopReader.Store(&cancel)
 	c.lastFetch.Store(time.Now().UnixNano())
@@ -197,11 +192,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			c.readerError("fetch: %v", err)
-			sleep(ctx, backoff.next())
+			c.readerFailed(readerError{"fetch: %w", []any{err}})
+			if !sleep(ctx, b.NextBackOff()) {
+				cancel()
+				return nil
+			}
 			continue
 		}
-		backoff.reset()
+		b.Reset()
 		c.process(ctx, batch)
 	}
 }
@@ -212,7 +210,7 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.lastFetch.Store(time.Now().UnixNano())
+	c.fetched()
 	batch := []kafka.Message{m}
 	wctx, cancel := context.WithTimeout(ctx, c.opts.BatchWait)
 	defer cancel()
@@ -226,89 +224,46 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return batch, nil
 }
 
+func (c *Consumer) fetched() {
+	now := time.Now()
+	c.lastFetch.Store(now.UnixNano())
+	c.mu.Lock()
+	c.health.fetched(now)
+	c.mu.Unlock()
+}
+
 // process is the heart of the delivery guarantee: dead letters are written, then
-// valid events are stored, and only then is the batch committed.
+// valid events are stored, then rebuilds run, and only then is the batch committed.
 func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	c.busy.Store(true)
 	defer func() {
-		c.lastFetch.Store(time.Now().UnixNano())
+		c.fetched()
 		c.busy.Store(false)
 	}()
 	if c.opts.Observe.Batch != nil {
 		c.opts.Observe.Batch(len(batch))
 	}
-	events := make([]cmapi.Delivery, 0, len(batch))
-	var dead []kafka.Message
-	var rebuilds []cmapi.Delivery
-	for _, m := range batch {
-		if cmd, ok := header(m, contract.HeaderCommand); ok {
-			r, err := decodeCommand(cmd, m.Value)
-			if err != nil {
-				dead = append(dead, c.deadLetter(m, err))
-				continue
-			}
-			rebuilds = append(rebuilds, cmapi.Delivery{Event: contract.Event{UserID: r.UserID}, Partition: m.Partition, Offset: m.Offset})
-			continue
-		}
-		e, err := contract.DecodeEvent(m.Value)
-		if err != nil {
-			dead = append(dead, c.deadLetter(m, err))
-			continue
-		}
-		events = append(events, cmapi.Delivery{Event: e, Partition: m.Partition, Offset: m.Offset})
-	}
+	p := classify(batch)
 	// A write in flight is not interrupted by shutdown; the retry loops stop early
 	// instead, leaving the batch uncommitted.
 	work := context.WithoutCancel(ctx)
-	if len(dead) > 0 && !c.retry(ctx, "dead-letter", func() error { return c.dlq.WriteMessages(work, dead...) }) {
-		return
-	}
-	if len(events) > 0 {
-		spans := c.startSpans(work, batch, events)
-		defer endSpans(spans)
-		start := time.Now()
-		ok := c.retry(ctx, "store", func() error {
-			inserted, dups, err := c.store.SavePurchases(work, events)
-			if err != nil {
-				if c.opts.Observe.StoreError != nil {
-					c.opts.Observe.StoreError()
-				}
-				if c.storeFailed.CompareAndSwap(false, true) {
-					c.opts.Log.Error("mongodb write failing; pausing consumption, nothing is committed until it recovers", "err", err.Error())
-				}
-				return err
+	if len(p.dead) > 0 {
+		records := make([]kafka.Message, len(p.dead))
+		for i, d := range p.dead {
+			records[i] = d.record()
+			if c.opts.Observe.DeadLetter != nil {
+				c.opts.Observe.DeadLetter(d.reason)
 			}
-			if c.storeFailed.CompareAndSwap(true, false) {
-				c.opts.Log.Info("mongodb write recovered")
-			}
-			if c.opts.Observe.Stored != nil {
-				c.opts.Observe.Stored(inserted, dups, time.Since(start))
-			}
-			if c.opts.Log.Enabled(work, slog.LevelDebug) {
-				for i, e := range events {
-					c.opts.Log.DebugContext(spans[i].ctx, "purchase stored", "purchase_id", e.ID, "userid", e.UserID,
-						"partition", e.Partition, "offset", e.Offset)
-				}
-			}
-			return nil
-		})
-		if !ok {
+		}
+		if !c.retry(ctx, "dead-letter", func() error { return c.dlq.WriteMessages(work, records...) }) {
 			return
 		}
 	}
-	// Rebuilds come after the batch's purchases are counted: each sees every
-	// purchase of its user delivered before it.
-	for _, r := range rebuilds {
-		ok := c.retry(ctx, "rebuild", func() error {
-			before, after, err := c.store.RebuildUser(work, r.UserID, r.Partition, r.Offset)
-			if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
-				c.opts.Log.Info("user summary corrected", "userid", r.UserID,
-					"count_before", before.Count, "count_after", after.Count,
-					"total_cents_before", before.TotalCents, "total_cents_after", after.TotalCents)
-			}
-			return err
-		})
-		if !ok {
+	if len(p.store) > 0 && !c.storeBatch(ctx, work, batch, p.store) {
+		return
+	}
+	for _, r := range p.rebuilds {
+		if !c.retry(ctx, "rebuild", func() error { return c.rebuild(work, r) }) {
 			return
 		}
 	}
@@ -320,150 +275,87 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	}
 }
 
-// msgSpan is a purchase's consumer span and the context that carries it.
-type msgSpan struct {
-	ctx  context.Context
-	span trace.Span
-}
-
-// startSpans opens, for each event, a span continuing the trace its producer
-// put in the record headers: the purchase's trace runs from the buy request to
-// its store write.
-func (c *Consumer) startSpans(ctx context.Context, batch []kafka.Message, events []cmapi.Delivery) []msgSpan {
-	headers := make(map[int64][]kafka.Header, len(batch))
-	for _, m := range batch {
-		headers[int64(m.Partition)<<48|m.Offset] = m.Headers
-	}
-	spans := make([]msgSpan, len(events))
-	for i, e := range events {
-		parent := tracing.Extract(ctx, headers[int64(e.Partition)<<48|e.Offset])
-		sctx, span := c.opts.Tracer.Start(parent, c.opts.Topic+" process", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("purchase.id", e.ID),
-				attribute.Int("messaging.kafka.destination.partition", e.Partition), attribute.Int64("messaging.kafka.offset", e.Offset)))
-		spans[i] = msgSpan{ctx: sctx, span: span}
-	}
-	return spans
-}
-
-func endSpans(spans []msgSpan) {
-	for _, s := range spans {
-		s.span.End()
-	}
-}
-
-func header(m kafka.Message, key string) (string, bool) {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value), true
+// storeBatch stores the batch's purchases, retrying until it works or ctx ends.
+func (c *Consumer) storeBatch(ctx, work context.Context, batch []kafka.Message, events []cmapi.Delivery) bool {
+	spans := c.startSpans(work, batch, events)
+	defer endSpans(spans)
+	start := time.Now()
+	return c.retry(ctx, "store", func() error {
+		inserted, dups, err := c.store.SavePurchases(work, events)
+		c.mu.Lock()
+		turnedFailing, recovered := c.health.stored(time.Now(), err)
+		c.mu.Unlock()
+		switch {
+		case turnedFailing:
+			c.opts.Log.Error("mongodb write failing; pausing consumption, nothing is committed until it recovers", "err", err.Error())
+		case recovered:
+			c.opts.Log.Info("mongodb write recovered")
 		}
-	}
-	return "", false
+		if err != nil {
+			if c.opts.Observe.StoreError != nil {
+				c.opts.Observe.StoreError()
+			}
+			return err
+		}
+		if c.opts.Observe.Stored != nil {
+			c.opts.Observe.Stored(inserted, dups, time.Since(start))
+		}
+		if c.opts.Log.Enabled(work, slog.LevelDebug) {
+			for i, e := range events {
+				c.opts.Log.DebugContext(spans[i].ctx, "purchase stored", "purchase_id", e.ID, "userid", e.UserID,
+					"partition", e.Partition, "offset", e.Offset)
+			}
+		}
+		return nil
+	})
 }
 
-func decodeCommand(cmd string, value []byte) (contract.RebuildUser, error) {
-	if cmd != contract.CommandRebuildUser {
-		return contract.RebuildUser{}, &contract.EventError{Reason: contract.ReasonMalformed, Err: fmt.Errorf("unknown command %q", cmd)}
+func (c *Consumer) rebuild(ctx context.Context, r Rebuild) error {
+	before, after, err := c.store.RebuildUser(ctx, r.UserID, r.Partition, r.Offset)
+	c.mu.Lock()
+	c.health.stored(time.Now(), err)
+	c.mu.Unlock()
+	if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
+		c.opts.Log.Info("user summary corrected", "userid", r.UserID,
+			"count_before", before.Count, "count_after", after.Count,
+			"total_cents_before", before.TotalCents, "total_cents_after", after.TotalCents)
 	}
-	return contract.DecodeRebuildUser(value)
-}
-
-// deadLetter builds the DLQ record for a message that can never be stored.
-func (c *Consumer) deadLetter(m kafka.Message, err error) kafka.Message {
-	reason := contract.ReasonMalformed
-	var ee *contract.EventError
-	if errors.As(err, &ee) {
-		reason = ee.Reason
-	}
-	if c.opts.Observe.DeadLetter != nil {
-		c.opts.Observe.DeadLetter(reason)
-	}
-	headers := append([]kafka.Header{}, m.Headers...)
-	headers = append(headers,
-		kafka.Header{Key: contract.HeaderDLQReason, Value: []byte(reason)},
-		kafka.Header{Key: contract.HeaderDLQError, Value: []byte(err.Error())},
-		kafka.Header{Key: contract.HeaderDLQTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: contract.HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
-		kafka.Header{Key: contract.HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
-	)
-	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
+	return err
 }
 
 // retry runs op until it succeeds or ctx ends; it reports whether op succeeded.
 func (c *Consumer) retry(ctx context.Context, what string, op func() error) bool {
-	b := newBackoff()
-	for {
-		err := op()
-		if err == nil {
-			return true
-		}
-		c.opts.Log.Debug("retrying", "op", what, "err", err.Error())
-		if !sleep(ctx, b.next()) {
-			return false
-		}
-	}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, op() },
+		backoff.WithBackOff(newBackoff()),
+		// Never give up: an event not stored must not be committed, and a
+		// consumer that stopped retrying would only be restarted to retry again.
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			c.opts.Log.Debug("retrying", "op", what, "err", err.Error(), "in", next.String())
+		}))
+	return err == nil
 }
 
-// watchStats turns kafka-go's reset-on-read stats into state: joined or not,
-// healthy again after errors, and figures for metrics.
-func (c *Consumer) watchStats(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+// newBackoff doubles from 100 ms up to 5 s, with jitter so that replicas do not
+// retry in step.
+func newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.Multiplier = 2
+	b.MaxInterval = 5 * time.Second
+	b.RandomizationFactor = 0.5
+	b.Reset()
+	return b
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
-	tick := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st := c.reader().Stats()
-		if st.Rebalances > 0 {
-			c.joined.Store(true)
-		}
-		c.mu.Lock()
-		quiet := time.Since(c.lastKafka) > 3*time.Second
-		c.mu.Unlock()
-		if st.Errors == 0 && quiet && st.Fetches > 0 && c.joined.Load() && c.kafkaFailed.CompareAndSwap(true, false) {
-			c.opts.Log.Info("kafka consumer recovered")
-		}
-		if c.opts.Observe.Stats != nil {
-			c.opts.Observe.Stats(st)
-		}
-		if tick++; tick%5 == 0 {
-			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			if lag, err := c.conn.PartitionLag(lctx, c.opts.Group, c.opts.Topic); err == nil {
-				var total int64
-				for p, l := range lag {
-					total += l
-					if c.opts.Observe.Lag != nil {
-						c.opts.Observe.Lag(p, l)
-					}
-				}
-				c.checkStall(total)
-			}
-			cancel()
-		}
-	}
-}
-
-// stallAfter is how long a reader may fetch nothing while its group has lag.
-// Rebalances after a crashed member take up to a session timeout or two; this
-// is well past that.
-func (c *Consumer) stallAfter() time.Duration { return 4 * c.opts.SessionTimeout }
-
-// checkStall replaces a reader that fetched nothing for stallAfter although the
-// topic has records the group has not committed, and nothing is being stored.
-// kafka-go can end up with a generation that assigns it no partitions after
-// members crash mid-rebalance; rejoining heals that instead of idling forever.
-func (c *Consumer) checkStall(lag int64) {
-	idle := time.Since(time.Unix(0, c.lastFetch.Load()))
-	if lag == 0 || c.busy.Load() || idle < c.stallAfter() || time.Since(c.lastRejoin) < c.stallAfter() {
-		return
-	}
-	c.lastRejoin = time.Now()
-	c.opts.Log.Warn("kafka consumer stalled: the group has lag but nothing was fetched; rejoining the group",
-		"lag", lag, "idle_s", int(idle.Seconds()))
-	if stop := c.stopReader.Load(); stop != nil {
-		(*stop)()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -477,28 +369,4 @@ func (c *Consumer) Close() error {
 		return rerr
 	}
 	return werr
-}
-
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) reset() { b.d = 100 * time.Millisecond }
-
-// next doubles up to 5 s, with jitter so replicas do not retry in step.
-func (b *backoff) next() time.Duration {
-	d := b.d
-	b.d = min(2*b.d, 5*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

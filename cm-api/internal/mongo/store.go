@@ -9,13 +9,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
 	"github.com/scalable-shop/shop/contract"
@@ -42,6 +42,7 @@ type Store struct {
 	users     *mongo.Collection
 	timeout   time.Duration
 	indexed   atomic.Bool
+	reach     *reachability
 }
 
 // purchaseDoc is a purchase as stored. Money is integer cents, never a float. The
@@ -70,9 +71,14 @@ func (d purchaseDoc) delivery() cmapi.Delivery {
 // Open creates a client. It does not wait for the server: a store that is down at
 // start is retried by the consumer like one that goes down later.
 func Open(o Options) (*Store, error) {
+	reach := newReachability()
 	opts := options.Client().ApplyURI(o.URI).
 		SetServerSelectionTimeout(o.Timeout).
 		SetConnectTimeout(o.Timeout).
+		// Look-ups fail at once while every server failed its last heartbeat
+		// (see reachability); a short interval sees a recovery soon.
+		SetHeartbeatInterval(2 * time.Second).
+		SetServerMonitor(reach.monitor()).
 		SetAppName("cm-api")
 	if o.TLS != nil {
 		opts.SetTLSConfig(o.TLS)
@@ -85,14 +91,18 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("mongo.uri: %w", err)
 	}
 	db := client.Database(o.Database)
-	return &Store{client: client, purchases: db.Collection("purchases"), users: db.Collection("users"), timeout: o.Timeout}, nil
+	return &Store{client: client, purchases: db.Collection("purchases"), users: db.Collection("users"), timeout: o.Timeout, reach: reach}, nil
 }
 
 // Close disconnects.
 func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
 
-// Ping checks that the server answers.
+// Ping checks that the server answers; while it is known to be unreachable it
+// says so at once.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reach.check(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.client.Ping(ctx, nil)
@@ -217,27 +227,22 @@ func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDo
 // cancels those running: a store that is down shows as failing after one
 // timeout, not one per call. It returns that first error.
 func (s *Store) roundTrips(ctx context.Context, n, limit int, do func(ctx context.Context, i int) error) error {
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, limit)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit) // Go blocks while limit calls run
 	for i := range n {
-		slots <- struct{}{}
-		if ctx.Err() != nil {
-			<-slots
+		if gctx.Err() != nil {
 			break
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		g.Go(func() error {
+			cctx, cancel := context.WithTimeout(gctx, s.timeout)
 			defer cancel()
-			if err := do(cctx, i); err != nil {
-				stop(err) // only the first cause is kept
-			}
+			return do(cctx, i)
 		})
 	}
-	wg.Wait()
-	return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err() // cancelled before every call could start
 }
 
 // positionReaders bounds the look-ups of storedPositions in flight: enough to
@@ -247,6 +252,9 @@ const positionReaders = 8
 // ListPurchases returns up to limit purchases of userID, newest first, strictly
 // after the position (afterTS, afterID) when afterID is not empty.
 func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, error) {
+	if err := s.reach.check(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	filter := bson.D{{Key: "userid", Value: userID}}

@@ -44,6 +44,9 @@ var errConflict = errors.New("user summary changed concurrently")
 
 // User returns a user's summary: one read by _id. ok is false for an unknown user.
 func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, error) {
+	if err := s.reach.check(); err != nil {
+		return cmapi.Summary{}, false, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var d userDoc

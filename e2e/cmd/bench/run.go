@@ -198,7 +198,7 @@ func (b *bench) startServer(ctx context.Context) error {
 func (b *bench) startAPI(ctx context.Context) error {
 	addr := strings.TrimPrefix(b.apiURL, "http://")
 	envs := append(b.k.serviceEnv("CM_API", b.k.API),
-		"CM_API_HTTP_ADDR="+addr, "CM_API_AUTH_TOKEN="+token, "CM_API_MONGO_URI="+b.mongoURI,
+		"CM_API_HTTP_ADDR="+addr, "CM_API_AUTH_TOKEN="+token, "CM_API_CURSOR_KEY=bench-cursor-key", "CM_API_MONGO_URI="+b.mongoURI,
 		"CM_API_KAFKA_GROUP="+b.k.Group, "CM_API_KAFKA_TOPIC="+b.k.Topic,
 		"CM_API_LOG_FORMAT=json", "CM_API_LOG_LEVEL="+b.logLevel())
 	if b.profile {
