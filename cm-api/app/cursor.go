@@ -38,7 +38,9 @@ func (s secretSource) get() string {
 }
 
 // newCursorCodec signs with a fixed key and accepts no other.
-func newCursorCodec(secret string) cursorCodec { return cursorCodec{current: secretSource{value: secret}} }
+func newCursorCodec(secret string) cursorCodec {
+	return cursorCodec{current: secretSource{value: secret}}
+}
 
 func cursorKey(secret string) []byte {
 	k := sha256.Sum256([]byte("cm-api cursor key\x00" + secret))
@@ -46,7 +48,9 @@ func cursorKey(secret string) []byte {
 }
 
 // mac signs with the current key.
-func (c cursorCodec) mac(userID, payload string) []byte { return macWith(cursorKey(c.current.get()), userID, payload) }
+func (c cursorCodec) mac(userID, payload string) []byte {
+	return macWith(cursorKey(c.current.get()), userID, payload)
+}
 
 // signedByAKey reports whether mac signs payload under the current or the
 // previous key.
