@@ -135,12 +135,5 @@ func deadLetterOf(partition int, r *kafka.Record) (DeadLetter, error) {
 // like cm-server's (murmur2), so a user's records land on the user's partition,
 // and acknowledged by all in-sync replicas.
 func NewReplayWriter(conn *kafkaconn.Conn, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(conn.Settings.Brokers...),
-		Topic:        topic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
-		Transport:    conn.Transport,
-	}
+	return conn.NewWriter(topic, kafkaconn.WriterOptions{})
 }
