@@ -261,7 +261,9 @@ func TestStoreOutagePausesWithoutLoss(t *testing.T) {
 		}
 		return r.Status == "degraded" && r.Checks["mongodb"] != "ok" && strings.HasPrefix(r.Checks["consumer"], "paused")
 	})
-	testenv.WaitFor(t, 20*time.Second, "the consumer to meet the outage", func() bool {
+	// The consumer's write waits for server selection up to CM_API_MONGO_TIMEOUT
+	// before it fails, after a fetch from the broker: the wait allows both.
+	testenv.WaitFor(t, 45*time.Second, "the consumer to meet the outage", func() bool {
 		return s.api.Logs.Count("mongodb write failing") > 0
 	})
 	if r := probe(t, s.api.URL+"/healthz"); r.code != http.StatusOK {
