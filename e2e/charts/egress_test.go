@@ -61,7 +61,8 @@ func dnsCases() []egressCase {
 func TestEgressDefaults(t *testing.T) {
 	objs := cmServer.render(t, "-f", cmServer.required)
 	srv := deployments(t, objs)["frontend"]
-	api := deployments(t, cmAPI.render(t, "-f", cmAPI.required))["backend"]
+	apiDeps := deployments(t, cmAPI.render(t, "-f", cmAPI.required))
+	api, consumer := apiDeps["api"], apiDeps["consumer"]
 	np := policyFor(t, objs, srv.Spec.Template.Labels)
 	checkEgress(t, np, srv.Spec.Template.Labels, append(dnsCases(),
 		egressCase{"Kafka broker, plain listener", pod(kafkaNS, kafkaBroker, 9092), true},
@@ -71,6 +72,7 @@ func TestEgressDefaults(t *testing.T) {
 		egressCase{"another Strimzi cluster", pod(kafkaNS, otherBroker, 9092), false},
 		egressCase{"cm-api's pods on their port", pod(nil, api.Spec.Template.Labels, 8081), true},
 		egressCase{"cm-api's pods on the Service port", pod(nil, api.Spec.Template.Labels, 80), false},
+		egressCase{"cm-api's consumer pods", pod(nil, consumer.Spec.Template.Labels, 8081), false},
 		egressCase{"MongoDB", pod(mongoNS, mongoMember0, 27017), false},
 	))
 }

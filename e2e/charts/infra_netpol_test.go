@@ -44,10 +44,10 @@ func TestMongoDBNetworkPolicy(t *testing.T) {
 					from Dest
 					want bool
 				}{
-					{"cm-api API pods", Dest{NamespaceLabels: shop, PodLabels: apiDeps["backend"].Spec.Template.Labels, Port: 27017}, true},
-					{"cm-api consumer pods", Dest{NamespaceLabels: shop, PodLabels: apiDeps["backend"].Spec.Template.Labels, Port: 27017}, true},
-					{"cm-api pods on another port", Dest{NamespaceLabels: shop, PodLabels: apiDeps["backend"].Spec.Template.Labels, Port: 27018}, false},
-					{"cm-api-labelled pods of another namespace", Dest{NamespaceLabels: otherNS, PodLabels: apiDeps["backend"].Spec.Template.Labels, Port: 27017}, false},
+					{"cm-api API pods", Dest{NamespaceLabels: shop, PodLabels: apiDeps["api"].Spec.Template.Labels, Port: 27017}, true},
+					{"cm-api consumer pods", Dest{NamespaceLabels: shop, PodLabels: apiDeps["consumer"].Spec.Template.Labels, Port: 27017}, true},
+					{"cm-api pods on another port", Dest{NamespaceLabels: shop, PodLabels: apiDeps["api"].Spec.Template.Labels, Port: 27018}, false},
+					{"cm-api-labelled pods of another namespace", Dest{NamespaceLabels: otherNS, PodLabels: apiDeps["api"].Spec.Template.Labels, Port: 27017}, false},
 					{"cm-server", Dest{NamespaceLabels: shop, PodLabels: srv.Spec.Template.Labels, Port: 27017}, false},
 					{"another member", Dest{PodLabels: mongoMember1, Port: 27017}, true},
 					{"the arbiter", Dest{PodLabels: mongoArbiter, Port: 27017}, true},

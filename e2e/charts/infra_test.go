@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -261,13 +261,21 @@ func TestChartDefaultsAgree(t *testing.T) {
 	eq("cm-api kafkaPartitions", get(apiValues, "kafkaPartitions"), get(kv, "topics.purchases.partitions"))
 	// cm-server finds cm-api's Service and its pods as the cm-api chart names them.
 	apiObjs := cmAPI.render(t, "-f", cmAPI.required)
-	apiSvc := one[*corev1.Service](t, apiObjs)
+	apiSvc := mainService(t, apiObjs, cmAPI)
 	eq("cm-server cmapi.url", get(sv, "cmapi.url"), fmt.Sprintf("http://%s:%d", apiSvc.Name, apiSvc.Spec.Ports[0].Port))
 	srvValues := chartValues(t, cmServer)
 	eq("cm-server cmapi.targetPort", get(srvValues, "cmapi.targetPort"), get(apiValues, "containerPort"))
-	apiPods := one[*appsv1.Deployment](t, apiObjs).Spec.Template.Labels
+	// ... and its look-up API pods only, not the consumer's.
+	apiDeps := deployments(t, apiObjs)
+	srvPodLabels := map[string]string{}
 	for k, v := range srvValues["cmapi"].(map[string]any)["podLabels"].(map[string]any) {
-		eq("cm-api pod label "+k, apiPods[k], fmt.Sprint(v))
+		srvPodLabels[k] = fmt.Sprint(v)
+	}
+	if !SelectorMatches(&metav1.LabelSelector{MatchLabels: srvPodLabels}, apiDeps["api"].Spec.Template.Labels) {
+		t.Errorf("cm-server cmapi.podLabels %v do not select cm-api's api pods %v", srvPodLabels, apiDeps["api"].Spec.Template.Labels)
+	}
+	if SelectorMatches(&metav1.LabelSelector{MatchLabels: srvPodLabels}, apiDeps["consumer"].Spec.Template.Labels) {
+		t.Errorf("cm-server cmapi.podLabels %v also select cm-api's consumer pods", srvPodLabels)
 	}
 	eq("egress strimzi cluster", get(srvValues, "networkPolicy.egress.kafka.strimzi.cluster"), get(kv, "clusterName"))
 	eq("egress strimzi namespace", get(srvValues, "networkPolicy.egress.kafka.strimzi.namespace"), kafka.namespace)

@@ -60,7 +60,7 @@ func TestRenderOptionalObjects(t *testing.T) {
 	}{
 		{cmServer, []string{"--set", "httpRoute.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"}, []string{"HTTPRoute", "ServiceMonitor", "Ingress", "HorizontalPodAutoscaler"}},
 		{cmServer, []string{"--set", "pathPrefix=/shop", "--set", "httpRoute.enabled=true"}, []string{"HTTPRoute", "Ingress"}},
-		{cmAPI, []string{"--set", "keda.enabled=true", "--set", "autoscaling.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"}, []string{"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}},
+		{cmAPI, []string{"--set", "consumer.keda.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"}, []string{"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "HorizontalPodAutoscaler"}},
 		{cmServer, []string{"--set", "prometheusRule.enabled=true", "--set", "dashboard.enabled=true"}, []string{"PrometheusRule", "ConfigMap"}},
 		{cmAPI, []string{"--set", "prometheusRule.enabled=true"}, []string{"PrometheusRule"}},
 		{kafka, []string{"--set", "users.kafkaUi.enabled=true", "--set", "metrics.kafkaExporter=true"}, []string{"KafkaUser"}},

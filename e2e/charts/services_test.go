@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -40,118 +41,37 @@ func report(t *testing.T, errs []error) {
 }
 
 func checkServiceChart(t *testing.T, c chart, objs []Object) {
-	dep := one[*appsv1.Deployment](t, objs)
-	pod := dep.Spec.Template
-	ctr := mainContainer(t, dep, c.name)
+	deps := all[*appsv1.Deployment](objs)
+	if len(deps) == 0 {
+		t.Fatalf("no Deployment rendered")
+	}
 	cfg := serviceConfig(t, objs)
-
-	// Restricted security context, no service account token.
-	report(t, CheckPodSecurity("Deployment "+dep.Name, pod.Spec))
-	report(t, CheckNoKubeletExpansion("Deployment "+dep.Name, pod.Spec))
 	for _, sa := range all[*corev1.ServiceAccount](objs) {
 		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
 			t.Errorf("ServiceAccount %s mounts its token", sa.Name)
 		}
-		if pod.Spec.ServiceAccountName != sa.Name {
-			t.Errorf("pods run as %q, the chart's ServiceAccount is %q", pod.Spec.ServiceAccountName, sa.Name)
-		}
+	}
+	for _, dep := range deps {
+		checkServiceDeployment(t, c, objs, cfg, dep)
 	}
 
-	// Probes ask the service's own routes on the port it listens on.
-	_, portStr, err := net.SplitHostPort(str(t, cfg, "http.addr"))
-	if err != nil {
-		t.Fatalf("config http.addr: %v", err)
-	}
-	listen, _ := strconv.Atoi(portStr)
-	report(t, CheckProbes("Deployment "+dep.Name, ctr, int32(listen)))
-
-	// Secrets only as files: *_FILE variables point into a mounted Secret.
-	report(t, CheckNoSecretEnv("Deployment "+dep.Name, ctr))
-	secretMounts := map[string]string{} // mount path -> Secret
-	for _, v := range pod.Spec.Volumes {
-		if v.Secret == nil {
-			continue
-		}
-		for _, m := range ctr.VolumeMounts {
-			if m.Name == v.Name {
-				secretMounts[m.MountPath] = v.Secret.SecretName
-				if !m.ReadOnly {
-					t.Errorf("Secret volume %s is mounted writable", v.Name)
-				}
-			}
-		}
-	}
-	fileVars := 0
-	for _, e := range ctr.Env {
-		if !strings.HasSuffix(e.Name, "_FILE") {
-			continue
-		}
-		fileVars++
-		mounted := false
-		for dir := range secretMounts {
-			if strings.HasPrefix(e.Value, dir+"/") {
-				mounted = true
-			}
-		}
-		if !mounted {
-			t.Errorf("env %s=%s is not inside a mounted Secret (%v)", e.Name, e.Value, secretMounts)
-		}
-	}
-	if fileVars == 0 {
-		t.Errorf("no *_FILE variable: where do the secrets come from?")
-	}
-	// The config file is the ConfigMap, and a change of it rolls the pods.
-	if pod.Annotations["checksum/config"] == "" {
-		t.Errorf("pod template has no checksum/config annotation")
-	}
-
-	// A shutdown that fits in the grace period.
-	drain, err1 := time.ParseDuration(str(t, cfg, "shutdown.drain_delay"))
-	stop, err2 := time.ParseDuration(str(t, cfg, "shutdown.timeout"))
-	if err1 != nil || err2 != nil {
-		t.Fatalf("shutdown durations: %v %v", err1, err2)
-	}
-	grace := time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-	if grace <= drain+stop {
-		t.Errorf("terminationGracePeriodSeconds %s <= drain_delay %s + timeout %s", grace, drain, stop)
-	}
-
-	// The Service selects the pods and lands on the container port.
-	svc := one[*corev1.Service](t, objs)
+	// The Service selects the pods of exactly one Deployment (cm-api: the api,
+	// never the consumer) and lands on the container port. Headless Services
+	// (no cluster IP: nothing load-balances to them) exist only for scraping.
+	svc := mainService(t, objs, c)
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP {
 		t.Errorf("Service type %s, want ClusterIP", svc.Spec.Type)
 	}
+	dep := servedDeployment(t, objs, svc)
 	report(t, CheckServiceTargetsDeployment(svc, dep))
-
-	// Disruption budget, autoscaler and spread all aim at these pods.
-	for _, pdb := range all[*policyv1.PodDisruptionBudget](objs) {
-		if !SelectorMatches(pdb.Spec.Selector, pod.Labels) {
-			t.Errorf("PodDisruptionBudget %s does not select the pods", pdb.Name)
+	for _, other := range all[*corev1.Service](objs) {
+		if other.Name != svc.Name && other.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Errorf("Service %s: a second load-balanced Service", other.Name)
 		}
 	}
-	for _, hpa := range all[*autoscalingv2.HorizontalPodAutoscaler](objs) {
-		if hpa.Spec.ScaleTargetRef.Kind != "Deployment" || hpa.Spec.ScaleTargetRef.Name != dep.Name {
-			t.Errorf("HPA %s scales %s/%s, not Deployment %s", hpa.Name, hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name, dep.Name)
-		}
-		if dep.Spec.Replicas != nil {
-			t.Errorf("Deployment sets replicas although the HPA owns them (every upgrade would reset the scale)")
-		}
-	}
-	if len(pod.Spec.TopologySpreadConstraints) == 0 {
-		t.Errorf("no topologySpreadConstraints")
-	}
-	for _, tsc := range pod.Spec.TopologySpreadConstraints {
-		if !SelectorMatches(tsc.LabelSelector, pod.Labels) {
-			t.Errorf("topology spread on %s does not select the pods", tsc.TopologyKey)
-		}
-	}
-
-	// The NetworkPolicy covers the pods, admits the helm test pod and nothing open-ended.
-	np := one[*networkingv1.NetworkPolicy](t, objs)
-	if !SelectorMatches(&np.Spec.PodSelector, pod.Labels) {
-		t.Errorf("NetworkPolicy %s does not select the pods", np.Name)
-	}
-	report(t, CheckNetworkPolicyClosed(np))
+	pod := dep.Spec.Template
+	ctr := mainContainer(t, dep, c.name)
+	np := policyFor(t, objs, pod.Labels)
 
 	// helm test pods: restricted too, and let in by the NetworkPolicy.
 	tests := testPods(objs)
@@ -212,6 +132,159 @@ func checkServiceChart(t *testing.T, c chart, objs []Object) {
 	}
 }
 
+// checkServiceDeployment checks one Deployment of a service chart: what
+// matters for running its pods safely.
+func checkServiceDeployment(t *testing.T, c chart, objs []Object, cfg map[string]any, dep *appsv1.Deployment) {
+	t.Helper()
+	pod := dep.Spec.Template
+	ctr := mainContainer(t, dep, c.name)
+	where := "Deployment " + dep.Name
+
+	// Restricted security context, no service account token.
+	report(t, CheckPodSecurity(where, pod.Spec))
+	report(t, CheckNoKubeletExpansion(where, pod.Spec))
+	for _, sa := range all[*corev1.ServiceAccount](objs) {
+		if pod.Spec.ServiceAccountName != sa.Name {
+			t.Errorf("%s: pods run as %q, the chart's ServiceAccount is %q", where, pod.Spec.ServiceAccountName, sa.Name)
+		}
+	}
+
+	// Probes ask the service's own routes on the port it listens on.
+	_, portStr, err := net.SplitHostPort(str(t, cfg, "http.addr"))
+	if err != nil {
+		t.Fatalf("config http.addr: %v", err)
+	}
+	listen, _ := strconv.Atoi(portStr)
+	report(t, CheckProbes(where, ctr, int32(listen)))
+
+	// Secrets only as files: *_FILE variables point into a mounted Secret.
+	report(t, CheckNoSecretEnv(where, ctr))
+	secretMounts := map[string]string{} // mount path -> Secret
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		for _, m := range ctr.VolumeMounts {
+			if m.Name == v.Name {
+				secretMounts[m.MountPath] = v.Secret.SecretName
+				if !m.ReadOnly {
+					t.Errorf("%s: Secret volume %s is mounted writable", where, v.Name)
+				}
+			}
+		}
+	}
+	fileVars := 0
+	for _, e := range ctr.Env {
+		if !strings.HasSuffix(e.Name, "_FILE") {
+			continue
+		}
+		fileVars++
+		mounted := false
+		for dir := range secretMounts {
+			if strings.HasPrefix(e.Value, dir+"/") {
+				mounted = true
+			}
+		}
+		if !mounted {
+			t.Errorf("%s: env %s=%s is not inside a mounted Secret (%v)", where, e.Name, e.Value, secretMounts)
+		}
+	}
+	if fileVars == 0 {
+		t.Errorf("%s: no *_FILE variable: where do the secrets come from?", where)
+	}
+	// The config file is the ConfigMap, and a change of it rolls the pods.
+	if pod.Annotations["checksum/config"] == "" {
+		t.Errorf("%s: pod template has no checksum/config annotation", where)
+	}
+
+	// A shutdown that fits in the grace period.
+	drain, err1 := time.ParseDuration(str(t, cfg, "shutdown.drain_delay"))
+	stop, err2 := time.ParseDuration(str(t, cfg, "shutdown.timeout"))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("shutdown durations: %v %v", err1, err2)
+	}
+	grace := time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	if grace <= drain+stop {
+		t.Errorf("%s: terminationGracePeriodSeconds %s <= drain_delay %s + timeout %s", where, grace, drain, stop)
+	}
+	if !SelectorMatches(dep.Spec.Selector, pod.Labels) {
+		t.Errorf("%s: selector does not select its own pod template", where)
+	}
+	// No other Deployment's selector takes these pods (two roles must not
+	// fight over each other's pods).
+	for _, other := range all[*appsv1.Deployment](objs) {
+		if other.Name != dep.Name && SelectorMatches(other.Spec.Selector, pod.Labels) {
+			t.Errorf("Deployment %s selects the pods of %s", other.Name, dep.Name)
+		}
+	}
+
+	// Disruption budget, autoscaler and spread all aim at these pods: exactly
+	// one PDB each, selecting no other Deployment's pods.
+	pdbs := 0
+	for _, pdb := range all[*policyv1.PodDisruptionBudget](objs) {
+		if SelectorMatches(pdb.Spec.Selector, pod.Labels) {
+			pdbs++
+		}
+	}
+	if len(all[*policyv1.PodDisruptionBudget](objs)) > 0 && pdbs != 1 {
+		t.Errorf("%s: %d PodDisruptionBudgets select its pods, want 1", where, pdbs)
+	}
+	for _, hpa := range all[*autoscalingv2.HorizontalPodAutoscaler](objs) {
+		if hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
+			t.Errorf("HPA %s scales a %s", hpa.Name, hpa.Spec.ScaleTargetRef.Kind)
+		}
+		if hpa.Spec.ScaleTargetRef.Name == dep.Name && dep.Spec.Replicas != nil {
+			t.Errorf("%s sets replicas although the HPA owns them (every upgrade would reset the scale)", where)
+		}
+	}
+	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		t.Errorf("%s: no topologySpreadConstraints", where)
+	}
+	for _, tsc := range pod.Spec.TopologySpreadConstraints {
+		if !SelectorMatches(tsc.LabelSelector, pod.Labels) {
+			t.Errorf("%s: topology spread on %s does not select the pods", where, tsc.TopologyKey)
+		}
+		for _, other := range all[*appsv1.Deployment](objs) {
+			if other.Name != dep.Name && SelectorMatches(tsc.LabelSelector, other.Spec.Template.Labels) {
+				t.Errorf("%s: topology spread on %s also counts the pods of %s", where, tsc.TopologyKey, other.Name)
+			}
+		}
+	}
+
+	// Exactly one NetworkPolicy covers the pods, with nothing open-ended.
+	report(t, CheckNetworkPolicyClosed(policyFor(t, objs, pod.Labels)))
+}
+
+// mainService is the chart's Service (named as the release's objects).
+func mainService(t testing.TB, objs []Object, c chart) *corev1.Service {
+	t.Helper()
+	var found []*corev1.Service
+	for _, s := range all[*corev1.Service](objs) {
+		if s.Spec.ClusterIP != corev1.ClusterIPNone {
+			found = append(found, s)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s: %d load-balanced Services, want 1", c.name, len(found))
+	}
+	return found[0]
+}
+
+// servedDeployment is the one Deployment whose pods the Service selects.
+func servedDeployment(t testing.TB, objs []Object, svc *corev1.Service) *appsv1.Deployment {
+	t.Helper()
+	var found []*appsv1.Deployment
+	for _, d := range all[*appsv1.Deployment](objs) {
+		if SelectorMatches(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d.Spec.Template.Labels) {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("Service %s selects the pods of %d Deployments, want 1", svc.Name, len(found))
+	}
+	return found[0]
+}
+
 func envMentions(c corev1.Container, s string) bool {
 	for _, e := range c.Env {
 		if strings.Contains(e.Value, s) {
@@ -249,15 +322,21 @@ func TestCmAPINetworkPolicySelectsCmServer(t *testing.T) {
 		t.Run(vs.name, func(t *testing.T) {
 			t.Parallel()
 			apiObjs := cmAPI.render(t, vs.args...)
-			api := one[*appsv1.Deployment](t, apiObjs)
-			np := one[*networkingv1.NetworkPolicy](t, apiObjs)
+			deps := deployments(t, apiObjs)
+			api, consumer := deps["api"], deps["consumer"]
+			np := policyFor(t, apiObjs, api.Spec.Template.Labels)
 			ctr := mainContainer(t, api, "cm-api")
+			consumerNP := policyFor(t, apiObjs, consumer.Spec.Template.Labels)
 			for _, release := range []string{"cm-server", "shop"} {
 				server := cmServer
 				server.release = release
 				srv := one[*appsv1.Deployment](t, server.render(t, "-f", server.required))
 				if !AdmittedBy(np, api.Spec.Template.Labels, srv.Spec.Template.Labels, intstr.FromString("http"), ctr) {
 					t.Errorf("cm-server pods of release %q (labels %v) are not admitted by %s", release, srv.Spec.Template.Labels, np.Name)
+				}
+				// The consumer serves no look-ups: cm-server has no business there.
+				if AdmittedBy(consumerNP, consumer.Spec.Template.Labels, srv.Spec.Template.Labels, intstr.FromString("http"), ctr) {
+					t.Errorf("cm-server pods of release %q are admitted to the consumer pods by %s", release, consumerNP.Name)
 				}
 			}
 			for _, other := range []map[string]string{
@@ -279,21 +358,40 @@ func TestConfigChangeRollsPods(t *testing.T) {
 	for _, c := range serviceCharts {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			// Every Deployment's: both cm-api roles read the same ConfigMap and Secret.
 			checksum := func(args ...string) (string, string) {
-				dep := one[*appsv1.Deployment](t, c.render(t, append([]string{"-f", c.required}, args...)...))
-				return dep.Spec.Template.Annotations["checksum/config"], dep.Spec.Template.Annotations["checksum/secret"]
+				var cfg, sec []string
+				for _, dep := range all[*appsv1.Deployment](c.render(t, append([]string{"-f", c.required}, args...)...)) {
+					cfg = append(cfg, dep.Name+"="+dep.Spec.Template.Annotations["checksum/config"])
+					sec = append(sec, dep.Name+"="+dep.Spec.Template.Annotations["checksum/secret"])
+				}
+				return strings.Join(cfg, " "), strings.Join(sec, " ")
 			}
 			baseCfg, baseSecret := checksum()
 			againCfg, againSecret := checksum()
 			if baseCfg != againCfg || baseSecret != againSecret {
 				t.Errorf("the same values render different checksums")
 			}
-			if cfg, _ := checksum("--set", "config.log.level=debug"); cfg == baseCfg {
-				t.Errorf("config.log.level=debug does not change checksum/config")
+			changed := func(a, b string) bool { // every Deployment's checksum changed
+				as, bs := strings.Fields(a), strings.Fields(b)
+				for i := range as {
+					if as[i] == bs[i] {
+						return false
+					}
+				}
+				return len(as) > 0 && len(as) == len(bs)
+			}
+			if cfg, _ := checksum("--set", "config.log.level=debug"); !changed(cfg, baseCfg) {
+				t.Errorf("config.log.level=debug does not change checksum/config of every Deployment (%s -> %s)", baseCfg, cfg)
 			}
 			secretKey := map[string]string{"cm-server": "secrets.cmapiToken", "cm-api": "secrets.authToken"}[c.name]
-			if _, sec := checksum("--set", secretKey+"=rotated"); sec == baseSecret {
-				t.Errorf("%s=rotated does not change checksum/secret", secretKey)
+			if _, sec := checksum("--set", secretKey+"=rotated"); !changed(sec, baseSecret) {
+				t.Errorf("%s=rotated does not change checksum/secret of every Deployment", secretKey)
+			}
+			if c.name == "cm-api" {
+				if _, sec := checksum("--set", "secrets.cursorKey=rotated"); !changed(sec, baseSecret) {
+					t.Errorf("secrets.cursorKey=rotated does not change checksum/secret of every Deployment")
+				}
 			}
 		})
 	}
@@ -354,8 +452,11 @@ func TestConfigKeysAreKnownSettings(t *testing.T) {
 						t.Errorf("config.yaml sets %q, which %s does not know", k, c.name)
 					}
 				}
-				dep := one[*appsv1.Deployment](t, objs)
-				for _, e := range mainContainer(t, dep, c.name).Env {
+				var env []corev1.EnvVar
+				for _, dep := range all[*appsv1.Deployment](objs) {
+					env = append(env, mainContainer(t, dep, c.name).Env...)
+				}
+				for _, e := range env {
 					name, ok := strings.CutPrefix(e.Name, prefix)
 					if !ok || name == "CONFIG" {
 						continue

@@ -335,7 +335,7 @@ field_of() {
 
 BASE_cm_api=(-f "$VALUES/cm-api.yaml")
 ROLL_cm_api=(--set config.log.level=debug)
-SCHEMA_cm_api=("--set replicaCount=two" "--set service.port=-1" "--set image.repository=null")
+SCHEMA_cm_api=("--set api.replicaCount=two" "--set consumer.replicaCount=two" "--set service.port=-1" "--set image.repository=null")
 
 BASE_cm_server=(-f "$VALUES/cm-server.yaml")
 ROLL_cm_server=(--set config.log.level=debug)

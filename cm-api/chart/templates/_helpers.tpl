@@ -37,7 +37,6 @@ Labels on every object.
 helm.sh/chart: {{ include "cm-api.chart" . }}
 {{ include "cm-api.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "cm-api.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
-app.kubernetes.io/component: backend
 app.kubernetes.io/part-of: scalable-shop
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -49,6 +48,31 @@ Labels that select the release's pods. They never change after the first install
 {{- define "cm-api.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "cm-api.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of the objects of one role (dict "root" $ "role" "api"|"consumer"): the
+pods of the two Deployments differ by app.kubernetes.io/component.
+*/}}
+{{- define "cm-api.roleLabels" -}}
+{{ include "cm-api.labels" .root }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{/*
+Labels that select the pods of one role (dict "root" $ "role" ...). The Service
+selects only the api pods; the consumer's have no Service.
+*/}}
+{{- define "cm-api.roleSelectorLabels" -}}
+{{ include "cm-api.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{/*
+Name of the objects of one role: <fullname>-api, <fullname>-consumer.
+*/}}
+{{- define "cm-api.roleName" -}}
+{{- printf "%s-%s" (include "cm-api.fullname" .root | trunc 54 | trimSuffix "-") .role }}
 {{- end }}
 
 {{/*
@@ -147,26 +171,129 @@ the Deployment, so a bad combination fails the render with a readable message.
 {{- if le (float64 .Values.terminationGracePeriodSeconds) $shutdown }}
 {{- fail (printf "\n\ncm-api: terminationGracePeriodSeconds (%d) must be longer than config.shutdown.drain_delay + config.shutdown.timeout (%s + %s), or the kubelet kills the pod in the middle of its shutdown." (int .Values.terminationGracePeriodSeconds) .Values.config.shutdown.drain_delay .Values.config.shutdown.timeout) }}
 {{- end }}
-{{- /* More consumers than partitions sit idle: cap every replica count. */}}
+{{- if and (not .Values.secrets.existingSecret) (not .Values.secrets.cursorKey) }}
+{{- fail "\n\ncm-api: the cursor key is missing (the api pods sign page cursors with it). Set secrets.existingSecret to a Secret holding the key \"cursor-key\", or set secrets.cursorKey (e.g. openssl rand -hex 32)." }}
+{{- end }}
+{{- if and .Values.secrets.existingSecret .Values.secrets.previousCursorKey }}
+{{- fail "\n\ncm-api: secrets.previousCursorKey is ignored with secrets.existingSecret; put the key \"previous-cursor-key\" into that Secret and set secrets.previousCursorKeyInExistingSecret=true instead." }}
+{{- end }}
+{{- if and (not .Values.secrets.existingSecret) .Values.secrets.previousCursorKeyInExistingSecret }}
+{{- fail "\n\ncm-api: secrets.previousCursorKeyInExistingSecret is true but secrets.existingSecret is empty; set secrets.previousCursorKey instead (the chart's own Secret)." }}
+{{- end }}
+{{- $stall := include "cm-api.durationSeconds" (.Values.config.consumer.stall_timeout | default "0s") | float64 }}
+{{- $session := include "cm-api.durationSeconds" .Values.config.kafka.session_timeout | float64 }}
+{{- if and (gt $stall 0.0) (lt $stall (mulf 2.0 $session)) }}
+{{- fail (printf "\n\ncm-api: config.consumer.stall_timeout (%s) must be 0s or at least twice config.kafka.session_timeout (%s), or a rebalance looks like a stall and the liveness probe restarts the consumer." .Values.config.consumer.stall_timeout .Values.config.kafka.session_timeout) }}
+{{- end }}
+{{- /* The api role scales on CPU; it reads no partitions. */}}
+{{- $a := .Values.api.autoscaling }}
+{{- if and $a.enabled (lt (int $a.maxReplicas) (int $a.minReplicas)) }}
+{{- fail "\n\ncm-api: api.autoscaling.maxReplicas must not be smaller than api.autoscaling.minReplicas." }}
+{{- end }}
+{{- if and $a.enabled (not $a.targetCPUUtilizationPercentage) (not $a.targetMemoryUtilizationPercentage) }}
+{{- fail "\n\ncm-api: api.autoscaling.enabled is true but both target utilisations are 0; set api.autoscaling.targetCPUUtilizationPercentage (or turn api.autoscaling.enabled off)." }}
+{{- end }}
+{{- /* More consumers than partitions sit idle: cap every consumer count. */}}
 {{- $partitions := int .Values.kafkaPartitions }}
-{{- if and (not .Values.autoscaling.enabled) (not .Values.keda.enabled) (gt (int .Values.replicaCount) $partitions) }}
-{{- fail (printf "\n\ncm-api: replicaCount (%d) is larger than kafkaPartitions (%d), the partition count of the purchases topic; the extra consumers would sit idle." (int .Values.replicaCount) $partitions) }}
+{{- $k := .Values.consumer.keda }}
+{{- if and (not $k.enabled) (gt (int .Values.consumer.replicaCount) $partitions) }}
+{{- fail (printf "\n\ncm-api: consumer.replicaCount (%d) is larger than kafkaPartitions (%d), the partition count of the purchases topic; the extra consumers would sit idle. Lower consumer.replicaCount or raise kafkaPartitions with the topic." (int .Values.consumer.replicaCount) $partitions) }}
 {{- end }}
-{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.maxReplicas) $partitions) }}
-{{- fail (printf "\n\ncm-api: autoscaling.maxReplicas (%d) is larger than kafkaPartitions (%d), the partition count of the purchases topic; the extra consumers would sit idle." (int .Values.autoscaling.maxReplicas) $partitions) }}
+{{- if $k.enabled }}
+{{- if gt (int $k.maxReplicaCount) $partitions }}
+{{- fail (printf "\n\ncm-api: consumer.keda.maxReplicaCount (%d) is larger than kafkaPartitions (%d), the partition count of the purchases topic; the extra consumers would sit idle. Lower consumer.keda.maxReplicaCount or raise kafkaPartitions with the topic." (int $k.maxReplicaCount) $partitions) }}
 {{- end }}
-{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
-{{- fail "\n\ncm-api: autoscaling.maxReplicas must not be smaller than autoscaling.minReplicas." }}
+{{- if gt (int $k.minReplicaCount) (int $k.maxReplicaCount) }}
+{{- fail "\n\ncm-api: consumer.keda.minReplicaCount must not be larger than consumer.keda.maxReplicaCount." }}
 {{- end }}
-{{- if .Values.keda.enabled }}
-{{- if .Values.autoscaling.enabled }}
-{{- fail "\n\ncm-api: keda.enabled and autoscaling.enabled are both true; KEDA creates its own HPA, so turn autoscaling.enabled off." }}
 {{- end }}
-{{- if gt (int .Values.keda.maxReplicaCount) $partitions }}
-{{- fail (printf "\n\ncm-api: keda.maxReplicaCount (%d) is larger than kafkaPartitions (%d), the partition count of the purchases topic; the extra consumers would sit idle." (int .Values.keda.maxReplicaCount) $partitions) }}
 {{- end }}
-{{- if gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount) }}
-{{- fail "\n\ncm-api: keda.minReplicaCount must not be larger than keda.maxReplicaCount." }}
+
+{{/*
+Egress rule to the cluster DNS.
+*/}}
+{{- define "cm-api.dnsEgress" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.egress.dns | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.egress.dnsPorts }}
+    - port: {{ . }}
+      protocol: UDP
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
+
+{{/*
+Egress rules to the Kafka brokers: a Strimzi cluster's broker pods and/or
+external CIDRs. Same shape as in the cm-server chart.
+*/}}
+{{- define "cm-api.kafkaEgress" -}}
+{{- $k := .Values.networkPolicy.egress.kafka }}
+{{- if $k.strimzi.enabled }}
+# The broker pods of the Strimzi cluster (the bootstrap Service and the per-broker
+# addresses all land on them).
+- to:
+    - podSelector:
+        matchLabels:
+          strimzi.io/cluster: {{ $k.strimzi.cluster | quote }}
+          strimzi.io/kind: Kafka
+          strimzi.io/broker-role: "true"
+      {{- with $k.strimzi.namespace }}
+      namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . | quote }}
+      {{- end }}
+  ports:
+    {{- range $k.strimzi.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- include "cm-api.externalEgress" $k.external }}
+{{- end }}
+
+{{/*
+Egress rules to MongoDB: the replica set's pods (members and arbiter: the driver
+monitors every member it is told about) and/or external CIDRs.
+*/}}
+{{- define "cm-api.mongoEgress" -}}
+{{- $m := .Values.networkPolicy.egress.mongodb }}
+{{- if $m.inCluster.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- toYaml $m.inCluster.podLabels | nindent 10 }}
+      {{- with $m.inCluster.namespace }}
+      namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . | quote }}
+      {{- end }}
+  ports:
+    {{- range $m.inCluster.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- include "cm-api.externalEgress" $m.external }}
+{{- end }}
+
+{{/*
+Egress rules to CIDRs outside the cluster ([{cidr, except, ports}]).
+*/}}
+{{- define "cm-api.externalEgress" -}}
+{{- range . }}
+- to:
+    - ipBlock:
+        cidr: {{ .cidr | quote }}
+        {{- with .except }}
+        except:
+          {{- toYaml . | nindent 10 }}
+        {{- end }}
+  ports:
+    {{- range .ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
 {{- end }}
