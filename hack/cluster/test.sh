@@ -323,6 +323,30 @@ refuse_selector_change() {
   done
 }
 
+# --- cm-api: two roles. The Service's endpoints are the api pods only (the
+# endpoint controller's view, not the selector's); the chart refuses more
+# consumers than partitions and an install without a cursor key.
+refuse_cm_api() {
+  local name=$1 rel=$2 chart=$3 ns=$4 base_var=$5
+  local -n base=$base_var
+  local svc pods roles
+  svc=$(k get svc -n "$ns" -l "app.kubernetes.io/instance=$rel,app.kubernetes.io/component=api" -o jsonpath='{.items[0].metadata.name}')
+  pods=$(k get endpointslices -n "$ns" -l "kubernetes.io/service-name=$svc" \
+    -o jsonpath='{range .items[*].endpoints[*]}{.targetRef.name}{"\n"}{end}')
+  roles=$(for p in $pods; do k get pod "$p" -n "$ns" -o jsonpath='{.metadata.labels.app\.kubernetes\.io/component}{"\n"}'; done | sort -u | xargs)
+  expect_eq "$name: Service $svc's endpoints are pods of role api only ($(echo "$pods" | wc -w) endpoints)" "$roles" api
+  expect_eq "$name: the consumer pods run (role consumer)" \
+    "$(k get deploy "$rel-consumer" -n "$ns" -o jsonpath='{.status.readyReplicas}')" \
+    "$(k get deploy "$rel-consumer" -n "$ns" -o jsonpath='{.spec.replicas}')"
+  refuse "$name: the chart refuses more consumers than partitions" \
+    "consumer.replicaCount \(7\) is larger than kafkaPartitions \(6\)" \
+    "$HELM" upgrade "$rel" "$chart" -n "$ns" "${base[@]}" --set consumer.replicaCount=7
+  refuse "$name: the chart refuses an install without a cursor key" \
+    "the cursor key is missing" \
+    "$HELM" upgrade "$rel" "$chart" -n "$ns" "${base[@]}" --set secrets.cursorKey=
+  refuse_selector_change "$@"
+}
+
 # jsonpath_of KIND NS JSONPATH REL: a field of every object of KIND in the release.
 field_of() {
   k get "$1" -n "$2" -l "app.kubernetes.io/instance=$4" -o jsonpath="{range .items[*]}{$3}{\" \"}{end}" | xargs
@@ -460,7 +484,7 @@ fi
 
 want kafka && test_chart kafka kafka "$CHART_kafka" kafka BASE_kafka roll_kafka SCHEMA_kafka refuse_kafka
 want mongodb && test_chart mongodb mongodb "$CHART_mongodb" mongodb BASE_mongodb roll_mongodb SCHEMA_mongodb refuse_mongodb
-want cm-api && test_chart cm-api cm-api "$CHART_cm_api" shop BASE_cm_api roll_deployments SCHEMA_cm_api refuse_selector_change
+want cm-api && test_chart cm-api cm-api "$CHART_cm_api" shop BASE_cm_api roll_deployments SCHEMA_cm_api refuse_cm_api
 want cm-server && test_chart cm-server cm-server "$CHART_cm_server" shop BASE_cm_server roll_deployments SCHEMA_cm_server refuse_selector_change
 want gateway && test_gateway
 
