@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
@@ -138,6 +139,33 @@ func TestCmAPIRoles(t *testing.T) {
 				}
 			} else if consumer.Spec.Replicas == nil || *consumer.Spec.Replicas > partitions || *consumer.Spec.Replicas < 1 {
 				t.Errorf("%s replicas %v, want 1..%d (kafkaPartitions)", consumer.Name, consumer.Spec.Replicas, partitions)
+			}
+
+			// With a ServiceMonitor, both roles are scraped: it selects a Service of
+			// each role's pods, and each has the port it scrapes.
+			for _, o := range objs {
+				sm, ok := o.Obj.(*ServiceMonitor)
+				if !ok {
+					continue
+				}
+				for _, d := range []*appsv1.Deployment{api, consumer} {
+					found := false
+					for _, svc := range all[*corev1.Service](objs) {
+						if !SelectorMatches(&sm.Spec.Selector, svc.Labels) || !SelectorMatches(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d.Spec.Template.Labels) {
+							continue
+						}
+						for _, p := range svc.Spec.Ports {
+							for _, e := range sm.Spec.Endpoints {
+								if p.Name == e.Port {
+									found = true
+								}
+							}
+						}
+					}
+					if !found {
+						t.Errorf("ServiceMonitor %s scrapes no Service of the pods of %s", sm.Name, d.Name)
+					}
+				}
 			}
 
 			// The consumer's NetworkPolicy lets in the metrics scraper only.
