@@ -63,13 +63,17 @@ for _ in $(seq 1 60); do
   curl -fsS --max-time 5 -o /dev/null "http://$cip/" 2>/dev/null && break
   sleep 0.5
 done
+# kube-proxy may program the second endpoint a sync after the first, so the
+# ClusterIP can answer from one pod for a while after both are Ready: keep
+# asking (for about a minute) until both have answered.
 declare -A seen=()
-for _ in $(seq 1 40); do
+for _ in $(seq 1 120); do
   got=$(curl -fsS --max-time 5 "http://$cip/") || fail "ClusterIP $cip did not answer"
   seen[$got]=1
   ((${#seen[@]} == 2)) && break
+  sleep 0.5
 done
-((${#seen[@]} == 2)) || fail "ClusterIP $cip reached only ${!seen[*]} in 40 requests"
+((${#seen[@]} == 2)) || fail "ClusterIP $cip reached only ${!seen[*]} in 120 requests over a minute"
 pass "ClusterIP $cip balances across both pods"
 
 # A second pod resolves the Service through CoreDNS (its resolv.conf points at
