@@ -43,6 +43,9 @@ type KafkaOptions struct {
 	// TLS, when set, makes the listener speak TLS only (with ClientAuth and
 	// ClientCAs set, it requires client certificates).
 	TLS *tls.Config
+	// Listen opens the listener in place of net.Listen (same arguments): tests
+	// wrap it to fault the network between the broker and its clients.
+	Listen func(network, address string) (net.Listener, error)
 }
 
 // StartKafka starts a one-broker cluster with the shop's topics created.
@@ -74,6 +77,9 @@ func StartKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	if o.TLS != nil {
 		opts = append(opts, kfake.TLS(o.TLS))
+	}
+	if o.Listen != nil {
+		opts = append(opts, kfake.ListenFn(o.Listen))
 	}
 	if len(o.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "admin", "admin"))

@@ -48,6 +48,7 @@ type Kafka struct {
 	dataDir  string
 	users    map[string]string // SASL users of the embedded broker
 	tls      *kafkaTLS         // TLS listener of the embedded broker (tls.go)
+	listen   func(network, address string) (net.Listener, error)
 }
 
 // External reports whether the environment names an external broker.
@@ -99,10 +100,31 @@ func StartKafkaSASL(tb testing.TB) *Kafka {
 	return k
 }
 
+// StartKafkaListening is StartKafka on an embedded broker whose listener listen
+// opens (net.Listen's arguments): a test wraps it to fault the network between
+// the broker and the services, say to stop answering fetches. It skips the test
+// when the environment names an external broker, whose sockets it cannot reach.
+func StartKafkaListening(tb testing.TB, listen func(network, address string) (net.Listener, error)) *Kafka {
+	tb.Helper()
+	SkipShort(tb)
+	if External() {
+		tb.Skip("faults the embedded broker's sockets; KAFKA_BROKERS names an external one")
+	}
+	k := &Kafka{Topic: contract.TopicPurchases, DLQTopic: contract.TopicDLQ, Group: "cm-api",
+		Partitions: contract.DefaultPartitions, dataDir: filepath.Join(tb.TempDir(), "kafka"), addr: "127.0.0.1:0", listen: listen}
+	k.start(tb)
+	tb.Cleanup(func() {
+		if k.embedded != nil {
+			k.embedded.Close()
+		}
+	})
+	return k
+}
+
 func (k *Kafka) start(tb testing.TB) {
 	tb.Helper()
 	var err error
-	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir, Users: k.users, TLS: k.tls.server()})
+	k.embedded, err = localstack.StartKafka(localstack.KafkaOptions{Addr: k.addr, DataDir: k.dataDir, Users: k.users, TLS: k.tls.server(), Listen: k.listen})
 	if err != nil {
 		tb.Fatal(err)
 	}
