@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,5 +246,57 @@ func countStored(t *testing.T, url string) int {
 			return total
 		}
 		cursor = "&cursor=" + page.NextCursor
+	}
+}
+
+// TestBadInputIsRefusedWithJSONAndStoresNothing runs against processes and, in
+// make test-k8s, through the ingress: every malformed buy gets a 4xx with the
+// JSON error body (the contract transport checks its shape), and none of them
+// reaches the history that a valid buy of the same user then shows.
+func TestBadInputIsRefusedWithJSONAndStoresNothing(t *testing.T) {
+	s := startShop(t)
+	user := uid("mallory")
+	valid := func(extra string) string {
+		return `{"userid":"` + user + `","username":"Mallory","price":"1.00"` + extra + `}`
+	}
+	cases := []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"malformed JSON", "application/json", `{"userid":"` + user + `",`, 400},
+		{"unknown field", "application/json", valid(`,"discount":"1.00"`), 400},
+		{"duplicate key", "application/json", valid(`,"price":"0.01"`), 400},
+		{"three decimals", "application/json", `{"userid":"` + user + `","username":"Mallory","price":"1.001"}`, 400},
+		{"negative price", "application/json", `{"userid":"` + user + `","username":"Mallory","price":"-1.00"}`, 400},
+		{"missing username", "application/json", `{"userid":"` + user + `","price":"1.00"}`, 400},
+		{"bad timestamp", "application/json", valid(`,"timestamp":"yesterday"`), 400},
+		{"text body", "text/plain", valid(""), 415},
+		{"over 64 KiB", "application/json", valid(`,"username":"` + strings.Repeat("x", 70<<10) + `"`), 413},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(http.MethodPost, s.URL()+"/buy", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.contentType)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		derr := json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.want || derr != nil || body.Error.Code == "" || body.Error.Message == "" {
+			t.Errorf("%s: %d %q (decode: %v), want %d with a JSON error", c.name, res.StatusCode, body.Error, derr, c.want)
+		}
+	}
+	good := buy(s.URL(), user, "Mallory", "2.00", time.Time{}, "")
+	if good.Status != http.StatusAccepted {
+		t.Fatalf("the valid buy: %+v", good)
+	}
+	waitHistory(t, s.URL(), user, 1, 30*time.Second)
+	time.Sleep(time.Second) // a refused buy that got through would land by now
+	if got := history(t, s.URL(), user); len(got) != 1 || got[0].ID != good.ID {
+		t.Fatalf("history %+v, want only the valid buy %s", got, good.ID)
 	}
 }

@@ -213,7 +213,9 @@ func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
 	testenv.SkipShort(t)
 	if url := deployed(); url != "" {
-		testenv.WaitFor(t, 60*time.Second, url+"/readyz", func() bool { return allUp(url) })
+		// An ingress publishes neither /readyz nor /healthz: the shop is up
+		// when cm-server's document comes back through it.
+		testenv.WaitFor(t, 60*time.Second, url+"/openapi.json", func() bool { return status(url+"/openapi.json") == http.StatusOK })
 		return &shop{url: url}
 	}
 	k, m := testenv.StartKafka(t), testenv.StartMongo(t)

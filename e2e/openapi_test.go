@@ -30,7 +30,8 @@ import (
 // broke, and is also printed, so a test that tolerates failed calls (an outage)
 // cannot hide it.
 //
-// Which document: the transport asks each host once for GET /openapi.yaml and
+// Which document: the transport asks each host once for GET /openapi.yaml (or,
+// through an ingress, which publishes only /openapi.json, for that) and
 // reads the title of what it serves (cm-server or cm-api); it then validates
 // against the document in this repository (cm-server/app/openapi.yaml,
 // cm-api/app/openapi.yaml). A host that serves neither (a fake collector, say)
@@ -170,26 +171,43 @@ func (t *contractTransport) identify(orig *http.Request) string {
 	if err != nil {
 		return ""
 	}
+	if raw := t.fetch(orig, "/openapi.yaml"); raw != nil {
+		for name, d := range docs {
+			if bytes.Equal(raw, d.raw) || bytes.Contains(raw, []byte("\n  title: "+name+"\n")) {
+				return name
+			}
+		}
+		return ""
+	}
+	// An ingress publishes only the JSON document (the chart's publicPaths).
+	var doc struct {
+		Info struct{ Title string } `json:"info"`
+	}
+	if raw := t.fetch(orig, "/openapi.json"); raw != nil && json.Unmarshal(raw, &doc) == nil {
+		if _, ours := docs[doc.Info.Title]; ours {
+			return doc.Info.Title
+		}
+	}
+	return ""
+}
+
+// fetch GETs path from orig's host, bypassing the checks; nil unless 200.
+func (t *contractTransport) fetch(orig *http.Request, path string) []byte {
 	u := *orig.URL
-	u.Path, u.RawPath, u.RawQuery = "/openapi.yaml", "", ""
+	u.Path, u.RawPath, u.RawQuery = path, "", ""
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	res, err := t.next.RoundTrip(req)
 	if err != nil {
-		return ""
+		return nil
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil || res.StatusCode != http.StatusOK {
-		return ""
+		return nil
 	}
-	for name, d := range docs {
-		if bytes.Equal(raw, d.raw) || bytes.Contains(raw, []byte("\n  title: "+name+"\n")) {
-			return name
-		}
-	}
-	return ""
+	return raw
 }
 
 // validateResponse checks one response against the named service's document:
@@ -441,4 +459,23 @@ func contractViolations() int {
 		fmt.Fprintln(os.Stderr, "CONTRACT VIOLATION:", v)
 	}
 	return len(violations.list)
+}
+
+// TestTheShopIsRecognisedByTheContractCheck guards the checks themselves where
+// the shop is reached through an ingress (make test-k8s), which publishes only
+// /openapi.json: if the transport could not tell cm-server there, every other
+// test would pass unchecked.
+func TestTheShopIsRecognisedByTheContractCheck(t *testing.T) {
+	s := startShop(t)
+	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/", nil)
+	if got := http.DefaultTransport.(*contractTransport).service(req, true); got != "cm-server" {
+		t.Fatalf("the contract transport takes %s for %q, want cm-server", s.URL(), got)
+	}
+	before := checked.Load()
+	if status(s.URL()+"/getAllUserBuys/"+uid("contract")) != http.StatusOK {
+		t.Fatal("GET /getAllUserBuys of a new user did not answer 200")
+	}
+	if checked.Load() == before {
+		t.Error("the look-up's answer was not validated against cm-server's document")
+	}
 }

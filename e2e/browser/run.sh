@@ -6,6 +6,11 @@
 #   e2e/browser/run.sh                       all tests
 #   BROWSER_TESTS='paging' e2e/browser/run.sh only tests whose name matches
 #
+#   SHOP_URL=http://… e2e/browser/run.sh    against a deployed shop (make test-k8s:
+#                                            the Ingress); SHOP_PREFIX_URL=http://…/shop
+#                                            runs the prefix test through a real
+#                                            ingress instead of the test's own proxy
+#
 # Screenshots of each step and the stack's log go to out/browser/ (git-ignored).
 # Needs Go, Node 20+ and /usr/bin/chromium (installed here with apt-get when run
 # as root in CI; elsewhere install Debian's chromium package yourself).
@@ -15,6 +20,7 @@ ROOT=$PWD
 CACHE="${SCALABLE_SHOP_CACHE:-$HOME/.cache/scalable-shop}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 OUT="${BROWSER_OUT:-$ROOT/out/browser}"
+DEPLOYED_URL="${SHOP_URL:-}"
 t0=$(date +%s)
 
 say() { printf 'test-browser: %s\n' "$*" >&2; }
@@ -39,8 +45,35 @@ fi
 
 # --- node packages: playwright-core only, pinned by package-lock.json ----------
 say "npm ci (cache $CACHE/npm)"
-(cd e2e/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --cache "$CACHE/npm" --prefer-offline \
+# A deployed run may be where npm's registry is out of reach (make test-k8s's
+# node): the packages come from the cache its prepare step filled.
+offline=--prefer-offline
+[ -z "$DEPLOYED_URL" ] || offline=--offline
+(cd e2e/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --cache "$CACHE/npm" "$offline" \
   --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in e2e/browser"
+
+run_tests() {
+  local args=(--test --test-reporter=spec) rc t1
+  [ -n "${BROWSER_TESTS:-}" ] && args+=(--test-name-pattern="$BROWSER_TESTS")
+  t1=$(date +%s)
+  set +e
+  (cd e2e/browser && SHOP_URL="$SHOP_URL" SCREENSHOT_DIR="$OUT" CHROMIUM="$CHROMIUM" \
+    node "${args[@]}" test/*.test.mjs)
+  rc=$?
+  set -e
+  say "tests took $(( $(date +%s) - t1 ))s, $(elapsed) in all; screenshots in ${OUT#"$ROOT"/}/"
+  return "$rc"
+}
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.png "$OUT"/stack.log
+if [ -n "$DEPLOYED_URL" ]; then
+  SHOP_URL=${DEPLOYED_URL%/}
+  say "against the deployed shop at $SHOP_URL${SHOP_PREFIX_URL:+ (prefix test through $SHOP_PREFIX_URL)}"
+  export SHOP_PREFIX_URL
+  run_tests
+  exit
+fi
 
 # --- the stack ---------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shop-browser.XXXXXX")
@@ -63,8 +96,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$OUT"
-rm -f "$OUT"/*.png "$OUT"/stack.log
 say "building the local stack"
 go build -o "$tmp/localstack" ./localstack/cmd/localstack
 
@@ -98,15 +129,8 @@ done
 say "stack ready at $SHOP_URL after $(elapsed)"
 
 # --- the tests ---------------------------------------------------------------
-args=(--test --test-reporter=spec)
-[ -n "${BROWSER_TESTS:-}" ] && args+=(--test-name-pattern="$BROWSER_TESTS")
-t1=$(date +%s)
-set +e
-(cd e2e/browser && SHOP_URL="$SHOP_URL" SCREENSHOT_DIR="$OUT" CHROMIUM="$CHROMIUM" \
-  node "${args[@]}" test/*.test.mjs)
-rc=$?
-set -e
-say "tests took $(( $(date +%s) - t1 ))s, $(elapsed) in all; screenshots in ${OUT#"$ROOT"/}/"
+rc=0
+run_tests || rc=$?
 if [ "$rc" != 0 ]; then
   say "FAILED; the stack's log is $OUT/stack.log"
   tail -n 20 "$OUT/stack.log" >&2

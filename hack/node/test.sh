@@ -3,7 +3,8 @@
 # run against it. Every executable steps/NN-name.sh runs in lexical order
 # inside the node's network namespace with WORKDIR/env sourced (KUBECONFIG,
 # NODE_IP, ...) and WORKDIR, HACK_NODE and ROOT set; the first failing step
-# stops the run. Everything is stopped and removed on exit, also on failure or
+# stops the run. A step that starts something outside Kubernetes appends the
+# command that stops it to WORKDIR/teardown. Everything is stopped and removed on exit, also on failure or
 # Ctrl-C, and the run ends by printing whether it left anything behind. Before
 # the node starts, every executable prepare/NN-name.sh runs outside the
 # namespace (builds and images that need the module proxy).
@@ -32,6 +33,11 @@ finish() {
   local rc=$?
   trap '' INT TERM
   local id=$NODE_ID
+  # What steps started on the node beside Kubernetes (kafka/local's broker):
+  # each wrote the command that stops it into WORK/teardown, last first.
+  if [ -s "$WORK/teardown" ]; then
+    tac "$WORK/teardown" | while IFS= read -r cmd; do bash -c "$cmd" || echo "test-k8s: teardown failed: $cmd"; done
+  fi
   node_down
   echo
   if [ -n "$id" ]; then

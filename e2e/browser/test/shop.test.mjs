@@ -242,6 +242,7 @@ describe("customer page", () => {
     // A stand-in for the ingress as the chart configures it: /shop and /shop/…
     // reach cm-server with the prefix stripped (/shop itself as "/"), and
     // X-Forwarded-Prefix names it. No redirect: the page must work at /shop.
+    // With SHOP_PREFIX_URL (make test-k8s) that is a real ingress route instead.
     const upstream = new URL(SHOP_URL);
     const proxy = http.createServer((req, res) => {
       if (req.url !== "/shop" && !req.url.startsWith("/shop/")) {
@@ -264,8 +265,10 @@ describe("customer page", () => {
       out.on("error", () => res.writeHead(502).end());
       req.pipe(out);
     });
-    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
-    const base = `http://127.0.0.1:${proxy.address().port}`;
+    const real = process.env.SHOP_PREFIX_URL && new URL(process.env.SHOP_PREFIX_URL.replace(/\/+$/, ""));
+    if (real && real.pathname !== "/shop") throw new Error(`SHOP_PREFIX_URL must end in /shop, got ${real}`);
+    if (!real) await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    const base = real ? real.origin : `http://127.0.0.1:${proxy.address().port}`;
     try {
       const seen = [];
       const { page } = await open(`${base}/shop`);
@@ -283,8 +286,10 @@ describe("customer page", () => {
       assert.notEqual(css, "rgba(0, 0, 0, 0)", "the style sheet loaded under the prefix");
       await screenshot(page, "prefix-bought");
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((r) => proxy.close(r));
+      if (!real) {
+        proxy.closeAllConnections();
+        await new Promise((r) => proxy.close(r));
+      }
     }
   });
 

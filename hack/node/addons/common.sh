@@ -1,4 +1,4 @@
-# Sourced by the add-on steps (hack/node/steps/2x, 6x). They run inside the
+# Sourced by the steps (hack/node/steps/2x-6x). They run inside the
 # node's network namespace with $WORKDIR/env sourced (KUBECONFIG, NODE_IP,
 # NODE_BIN, CONTAINERD_SOCK, SERVICE_CIDR, ...), and $WORKDIR/addons.env, which
 # prepare/20-addons.sh writes.
@@ -6,6 +6,8 @@ set -euo pipefail
 : "${WORKDIR:?steps run from hack/node/test.sh, which sets WORKDIR}"
 # shellcheck disable=SC1091
 . "$WORKDIR/addons.env"
+# shellcheck disable=SC1091
+[ ! -f "$WORKDIR/shop.env" ] || . "$WORKDIR/shop.env" # prepare/30-shop.sh
 ADDONS_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$ADDONS_SRC/../../.." && pwd)
 
@@ -33,7 +35,10 @@ render() {
     -e "s|__NODE_IP__|$NODE_IP|g" \
     -e "s|__SHOP_NS__|$SHOP_NS|g" \
     -e "s|__MONGO_NS__|$MONGO_NS|g" \
-    -e "s|__KAFKA_PORT__|$KAFKA_PORT|g" "$1"
+    -e "s|__KAFKA_PORT__|$KAFKA_PORT|g" \
+    -e "s|__FERRETDB_IMAGE__|${FERRETDB_IMAGE:-}|g" \
+    -e "s|__TEST_CURL_REPOSITORY__|${TEST_CURL_REPOSITORY:-}|g" \
+    -e "s|__TEST_CURL_TAG__|${TEST_CURL_TAG:-}|g" "$1"
 }
 
 # retry SECONDS CMD...: runs CMD once a second until it succeeds; the last
