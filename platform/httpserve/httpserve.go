@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type Options struct {
 
 // Serve serves srv on ln until ctx is done, then shuts down as Options say.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger, o Options) error {
+	var draining atomic.Bool
+	srv.Handler = closeWhileDraining(srv.Handler, &draining)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -38,6 +41,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Log
 	if o.NotReady != nil {
 		o.NotReady()
 	}
+	draining.Store(true)
 	if o.DrainDelay > 0 {
 		log.Info("draining before shutdown", "delay", o.DrainDelay.String())
 		time.Sleep(o.DrainDelay)
@@ -51,4 +55,22 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Log
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// closeWhileDraining answers with "Connection: close" once draining is set. A
+// proxy (the ingress) keeps idle keep-alive connections to the pod; if Shutdown
+// closed one just as the proxy sent a buy on it, the proxy could not replay the
+// POST and would answer 502. Closed after a response instead, each connection
+// ends cleanly while the pod still serves, and by the time Shutdown runs the
+// proxy has dropped the pod from its endpoints and sends it nothing more.
+func closeWhileDraining(next http.Handler, draining *atomic.Bool) http.Handler {
+	if next == nil {
+		next = http.DefaultServeMux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,12 +83,15 @@ func run() error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, class := buy(c, shop, user)
+				id, class, detail := buy(c, shop, user)
 				mu.Lock()
 				defer mu.Unlock()
 				if class != "" {
 					failed++
 					kinds[class]++
+					if failed <= 10 { // enough to see when and why, not a flood
+						fmt.Fprintf(os.Stderr, "underload: %s buy failed: %s %s\n", time.Now().Format("15:04:05.000"), class, detail)
+					}
 					return
 				}
 				acked[user] = append(acked[user], id)
@@ -129,23 +133,31 @@ func run() error {
 	return errors.Join(errs...)
 }
 
-// buy posts one purchase; class is "" for a 202, else what went wrong.
-func buy(c *http.Client, shop, user string) (id, class string) {
+// buy posts one purchase; class is "" for a 202, else what went wrong, with
+// the error or the start of the answer as detail.
+func buy(c *http.Client, shop, user string) (id, class, detail string) {
 	body := fmt.Sprintf(`{"userid":%q,"username":"Under Load","price":"1.00"}`, user)
-	var raw []byte
 	req := load.PostJSON(context.Background(), shop+"/buy", []byte(body))
 	// As the customer page does: it also lets a proxy replay the request on a
 	// keep-alive connection the pod closed as it shut down.
 	req.Header.Set("Idempotency-Key", uuid.NewString())
-	class = load.Do(c, req, http.StatusAccepted, &raw)
-	if class != "" {
-		return "", class
+	res, err := c.Do(req)
+	if err != nil {
+		return "", "neterr", err.Error()
+	}
+	raw, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return "", "neterr", err.Error()
+	}
+	if res.StatusCode != http.StatusAccepted {
+		return "", strconv.Itoa(res.StatusCode), fmt.Sprintf("%.200s", raw)
 	}
 	var ack struct{ ID string }
 	if json.Unmarshal(raw, &ack) != nil || ack.ID == "" {
-		return "", "no id"
+		return "", "no id", fmt.Sprintf("%.200s", raw)
 	}
-	return ack.ID, ""
+	return ack.ID, "", ""
 }
 
 // waitStored polls every user's history until each acknowledged buy is listed

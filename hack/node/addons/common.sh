@@ -82,3 +82,14 @@ buy_and_list() {
   retry 60 _listed >/dev/null || fail "$name: the buy of $user through $base was never listed: $(head -c 200 "$body_file")"
   echo "$user"
 }
+
+# dump_pods NAMESPACE [SELECTOR]: the pods, and the last log lines of each, for
+# a failure message (pod logs go with the node when the run ends).
+dump_pods() {
+  local ns=$1 sel=${2:-} p
+  kubectl -n "$ns" get pods -o wide ${sel:+-l "$sel"} >&2 || true
+  for p in $(kubectl -n "$ns" get pods ${sel:+-l "$sel"} -o jsonpath='{.items[*].metadata.name}'); do
+    echo "--- logs of $ns/$p" >&2
+    kubectl -n "$ns" logs "$p" --all-containers --tail=15 >&2 || true
+  done
+}

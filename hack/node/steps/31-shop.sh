@@ -6,8 +6,9 @@
 # (where Kafka, MongoDB, DNS and the ingress controller are on this node).
 . "$(dirname "$0")/../addons/common.sh"
 
-vals=$(mktemp -d)
-on_exit "rm -rf '$vals'"
+# Kept for the later steps' upgrades (as an operator keeps values files).
+vals=$WORKDIR/values
+mkdir -p "$vals"
 for chart in cm-api cm-server; do
   render "$HACK_NODE/shop/$chart.yaml" >"$vals/$chart.yaml"
 done
@@ -15,7 +16,7 @@ install() { # release chart
   local t0=$SECONDS
   helm upgrade --install "$1" "$REPO/$2/chart" -n "$SHOP_NS" -f "$vals/$2.yaml" --wait --timeout 5m >"$WORKDIR/logs/helm-$1.log" 2>&1 || {
     cat "$WORKDIR/logs/helm-$1.log"
-    kubectl -n "$SHOP_NS" get pods -o wide
+    dump_pods "$SHOP_NS" app.kubernetes.io/instance="$1"
     kubectl -n "$SHOP_NS" get events --sort-by=.lastTimestamp | tail -20
     fail "helm install $1 did not become ready (log above)"
   }
@@ -27,6 +28,7 @@ install cm-server cm-server
 for release in cm-api cm-server; do
   helm test "$release" -n "$SHOP_NS" --logs --timeout 3m >"$WORKDIR/logs/helm-test-$release.log" 2>&1 || {
     cat "$WORKDIR/logs/helm-test-$release.log"
+    dump_pods "$SHOP_NS" app.kubernetes.io/instance="$release"
     fail "helm test $release failed (output above)"
   }
   say "helm test $release: $(grep -c '^PASS' "$WORKDIR/logs/helm-test-$release.log") checks passed ($(grep -o 'Phase: *[A-Za-z]*' "$WORKDIR/logs/helm-test-$release.log" | sort | uniq -c | xargs))"

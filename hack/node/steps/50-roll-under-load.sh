@@ -12,7 +12,7 @@ before=$(pods)
 nonce=$(date +%s)
 roll="set -e
 for r in cm-api cm-server; do
-  helm upgrade \$r '$REPO/'\$r/chart -n '$SHOP_NS' --reuse-values --set-string podAnnotations.roll=$nonce --wait --timeout 5m >/dev/null
+  helm upgrade \$r '$REPO/'\$r/chart -n '$SHOP_NS' -f '$WORKDIR/values/'\$r.yaml --set-string podAnnotations.roll=$nonce --wait --timeout 5m >/dev/null
   echo \"rolled \$r\"
 done"
 "$SHOP_BIN/underload" -url "$INGRESS_URL" -rate "${TEST_K8S_ROLL_RATE:-20}" -users 100 -max-failed 0 -- bash -c "$roll" \
