@@ -8,8 +8,10 @@ for img in traefik kube-router netprobe; do
   "$NODE_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images import --local "$WORKDIR/images/$img.tar" >/dev/null ||
     fail "cannot import $WORKDIR/images/$img.tar into containerd: run hack/node/prepare/20-addons.sh first"
 done
+# Listed once: grep -q closing the pipe early would fail ctr (pipefail).
+images=$("$NODE_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images ls -q)
 for ref in "$TRAEFIK_IMAGE" "$KUBE_ROUTER_IMAGE" "$NETPROBE_IMAGE"; do
-  "$NODE_BIN/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$ref\|$ref" ||
+  grep -qx "docker.io/$ref\|$ref" <<<"$images" ||
     fail "image $ref is not in containerd after the import"
 done
 say "imported $TRAEFIK_IMAGE, $KUBE_ROUTER_IMAGE, $NETPROBE_IMAGE"

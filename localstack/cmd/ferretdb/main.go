@@ -16,6 +16,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ferretdb:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	addr := flag.String("listen", "0.0.0.0:27017", "address to serve the MongoDB wire protocol on")
 	data := flag.String("data", "/data", "folder for the SQLite files")
 	flag.Parse()
@@ -24,10 +31,10 @@ func main() {
 	defer stop()
 	m, err := localstack.StartMongo(localstack.MongoOptions{Addr: *addr, DataDir: *data})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ferretdb:", err)
-		os.Exit(1)
+		return err
 	}
+	defer m.Close()
 	fmt.Fprintln(os.Stderr, "ferretdb: serving", m.URI())
 	<-ctx.Done()
-	m.Close()
+	return nil
 }
