@@ -96,7 +96,6 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		HTTPAddr:       v.Addr("http.addr"),
 		AuthToken:      v.Secret("auth.token"),
 		Security:       loadSecurity(v),
-		Kafka:          kafkaSettings(v),
 		Topic:          v.Required("kafka.topic"),
 		DLQTopic:       v.Required("kafka.dlq_topic"),
 		Group:          v.Required("kafka.group"),
@@ -117,6 +116,10 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		LogFormat:     v.OneOf("log.format", logging.Formats()...),
 		DrainDelay:    v.Duration("shutdown.drain_delay", true),
 		ShutdownWait:  v.Duration("shutdown.timeout", false),
+	}
+	// The look-up API reads no topic, so its pods hold no Kafka credentials.
+	if c.Role != RoleAPI {
+		c.Kafka = kafkaSettings(v)
 	}
 	if c.AuthToken == "" && c.Role != RoleConsumer {
 		v.Invalid("auth.token", "is required: set the token cm-server presents (CM_API_AUTH_TOKEN or CM_API_AUTH_TOKEN_FILE)")

@@ -158,3 +158,19 @@ func TestCursorKeyIsRequiredWhereCursorsAreSigned(t *testing.T) {
 		t.Fatalf("role consumer needs no service token: %v", err)
 	}
 }
+
+// The look-up API reads no topic: its pods get no Kafka password (the chart
+// mounts none), and the shared config.yaml's SASL settings must not stop it.
+func TestRoleAPINeedsNoKafkaCredentials(t *testing.T) {
+	env := testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_KAFKA_SASL_MECHANISM": "scram-sha-512", "CM_API_KAFKA_SASL_USERNAME": "cm-api"}
+	env["CM_API_ROLE"] = RoleAPI
+	if _, err := LoadConfig(nil, env.get, io.Discard); err != nil {
+		t.Fatalf("role api without a Kafka password: %v, want it accepted", err)
+	}
+	for _, role := range []string{RoleAll, RoleConsumer} {
+		env["CM_API_ROLE"] = role
+		if _, err := LoadConfig(nil, env.get, io.Discard); err == nil || !strings.Contains(err.Error(), "kafka.sasl.password") {
+			t.Errorf("role %s without a Kafka password: %v, want an error naming kafka.sasl.password", role, err)
+		}
+	}
+}

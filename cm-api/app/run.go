@@ -54,10 +54,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	conn, err := kafkaconn.New(cfg.Kafka)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	tp, err := tracing.New(ctx, "cm-api", Version, cfg.OTLPEndpoint, cfg.SampleRatio)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -107,6 +103,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var consumer *kafka.Consumer
 	var state ConsumerState
 	if cfg.Role != RoleAPI {
+		conn, err := kafkaconn.New(cfg.Kafka)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 		consumer = kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
 			Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
 			BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
@@ -125,7 +125,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slogAsStdlog(log),
 	}
 
-	log.Info("starting", "version", Version, "role", cfg.Role, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group, "database", cfg.MongoDatabase)
+	attrs := []any{"version", Version, "role", cfg.Role, "database", cfg.MongoDatabase}
+	if consumer != nil {
+		attrs = append(attrs, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group)
+	}
+	log.Info("starting", attrs...)
 	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if consumer != nil {

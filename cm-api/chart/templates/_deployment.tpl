@@ -86,9 +86,8 @@ spec:
               value: /var/run/secrets/cm-api/previous-cursor-key
             {{- end }}
             {{- end }}
-            {{- if include "cm-api.kafkaSASL" $root }}
-            # The api role reads no topic, but cm-api checks the Kafka settings
-            # in every role.
+            {{- if and (not $api) (include "cm-api.kafkaSASL" $root) }}
+            # The api role reads no topic: it holds no Kafka credentials.
             - name: CM_API_KAFKA_SASL_PASSWORD_FILE
               value: /var/run/secrets/cm-api/kafka-password
             {{- if and (not $api) $v.keda.enabled }}
@@ -135,7 +134,7 @@ spec:
               mountPath: /var/run/secrets/cm-api
               readOnly: true
             {{- end }}
-            {{- if $V.kafkaTLS.caSecret.name }}
+            {{- if and (not $api) $V.kafkaTLS.caSecret.name }}
             - name: kafka-ca
               mountPath: /etc/kafka-ca
               readOnly: true
@@ -167,7 +166,7 @@ spec:
                 path: previous-cursor-key
               {{- end }}
               {{- end }}
-              {{- if include "cm-api.kafkaSASL" $root }}
+              {{- if and (not $api) (include "cm-api.kafkaSASL" $root) }}
               - key: kafka-password
                 path: kafka-password
               {{- end }}
@@ -176,7 +175,7 @@ spec:
                 path: mongo-password
               {{- end }}
         {{- end }}
-        {{- if $V.kafkaTLS.caSecret.name }}
+        {{- if and (not $api) $V.kafkaTLS.caSecret.name }}
         - name: kafka-ca
           secret:
             secretName: {{ $V.kafkaTLS.caSecret.name }}
