@@ -37,6 +37,7 @@ render() {
     -e "s|__MONGO_NS__|$MONGO_NS|g" \
     -e "s|__KAFKA_PORT__|$KAFKA_PORT|g" \
     -e "s|__FERRETDB_IMAGE__|${FERRETDB_IMAGE:-}|g" \
+    -e "s|__FERRETDB_DATA__|$WORKDIR/ferretdb-data|g" \
     -e "s|__TEST_CURL_REPOSITORY__|${TEST_CURL_REPOSITORY:-}|g" \
     -e "s|__TEST_CURL_TAG__|${TEST_CURL_TAG:-}|g" "$1"
 }

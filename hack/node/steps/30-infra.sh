@@ -4,7 +4,7 @@
 #    least-privilege ACLs for cm-server, cm-api, cm-api-dlq, cm-api-rebuild) as a
 #    process in the node's namespace, listening on NODE_IP, where the pods reach it;
 #    Strimzi's images cannot be had here (kafka/chart stays an API-server test).
-#  - MongoDB: FerretDB in a pod (shop/ferretdb.yaml).
+#  - MongoDB: FerretDB in a pod (shop/ferretdb.yaml), its data in WORKDIR/ferretdb-data.
 #  - the shop's namespace, under the restricted Pod Security Standard.
 . "$(dirname "$0")/../addons/common.sh"
 
@@ -22,6 +22,8 @@ env KAFKA_LOCAL_DIR="$WORKDIR/kafka" KAFKA_LOCAL_HOST="$NODE_IP" KAFKA_LOCAL_POR
   { tail -20 "$WORKDIR/logs/kafka-start.log"; fail "kafka/local did not start on $NODE_IP:$KAFKA_PORT"; }
 say "Kafka: $(tail -1 "$WORKDIR/logs/kafka-start.log")"
 
+# FerretDB's files, owned by the pod's user (a hostPath volume keeps the node's owner).
+install -d -o 65532 -g 65532 -m 0700 "$WORKDIR/ferretdb-data"
 render "$HACK_NODE/shop/ferretdb.yaml" | kubectl apply -f - >/dev/null
 printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n' "$SHOP_NS" |
   kubectl apply -f - >/dev/null
