@@ -63,8 +63,8 @@ func mountedKeys(dep *appsv1.Deployment) map[string]bool {
 }
 
 // cm-api deploys as two roles of one binary: the api with the service token and
-// the cursor key (CM_API_*_FILE into the Secret's keys), the consumer with
-// neither, each told its role; the HPA scales the api, KEDA the consumer, and
+// the cursor key (CM_API_*_FILE into the Secret's keys), the consumer with the
+// Kafka password instead, neither with the other's, each told its role; the HPA scales the api, KEDA the consumer, and
 // the consumer never runs more pods than the topic has partitions.
 func TestCmAPIRoles(t *testing.T) {
 	for _, vs := range cmAPI.valueSets(t) {
@@ -108,6 +108,14 @@ func TestCmAPIRoles(t *testing.T) {
 				if mountedKeys(consumer)[key] {
 					t.Errorf("%s mounts the Secret key %s, which the consumer does not use", consumer.Name, key)
 				}
+			}
+
+			// The api reads no topic, so it holds no Kafka credentials.
+			if envValue(apiCtr, "CM_API_KAFKA_SASL_PASSWORD_FILE") != "" || mountedKeys(api)["kafka-password"] {
+				t.Errorf("%s is given the Kafka password, which the look-up API does not use", api.Name)
+			}
+			if envValue(consCtr, "CM_API_KAFKA_SASL_PASSWORD_FILE") != "" && !mountedKeys(consumer)["kafka-password"] {
+				t.Errorf("%s reads the Kafka password from a file it does not mount (the Secret key kafka-password)", consumer.Name)
 			}
 
 			// Scaling: the HPA on the api only, KEDA on the consumer only, the

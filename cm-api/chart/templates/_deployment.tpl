@@ -86,8 +86,8 @@ spec:
               value: /var/run/secrets/cm-api/previous-cursor-key
             {{- end }}
             {{- end }}
+            {{- /* The api role reads no topic: it holds no Kafka credentials. */}}
             {{- if and (not $api) (include "cm-api.kafkaSASL" $root) }}
-            # The api role reads no topic: it holds no Kafka credentials.
             - name: CM_API_KAFKA_SASL_PASSWORD_FILE
               value: /var/run/secrets/cm-api/kafka-password
             {{- if and (not $api) $v.keda.enabled }}
