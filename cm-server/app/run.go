@@ -76,6 +76,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	// Look-ups carry the request's trace to cm-api, as buys carry it through Kafka.
+	cmapiOpts = append(cmapiOpts, cmapi.WithTracerProvider(tp.TracerProvider))
 	lookups := cmapi.New(cfg.CMAPIURL, cfg.CMAPIToken, cfg.CMAPITimeout, cmapiOpts...)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
