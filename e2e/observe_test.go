@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,69 @@ func TestATraceRunsFromTheBuyToTheStoreWrite(t *testing.T) {
 	// At the default level the consumer logs nothing per purchase.
 	if n := len(jsonLines(s.server, "purchase stored")); n != 0 {
 		t.Errorf("cm-server logged %d store lines", n)
+	}
+}
+
+func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
+	needLocal(t)
+	s := startShop(t)
+	user := uid("lu")
+	if r := buy(s.URL(), user, "Lu", "4.00", time.Time{}, ""); r.Status != 202 {
+		t.Fatalf("buy: %+v", r)
+	}
+	waitHistory(t, s.URL(), user, 1, 30*time.Second) // look-ups that start their own traces
+
+	// A caller that already traces: cm-server's span and cm-api's, which reads
+	// the store, are in the caller's trace.
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	for _, path := range []string{"/getAllUserBuys/" + user + "?limit=10", "/users/" + user} {
+		req, _ := http.NewRequest("GET", s.URL()+path, nil)
+		req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, res.StatusCode)
+		}
+	}
+
+	// Every look-up cm-server logged is one trace with the call cm-api logged for it.
+	type hop struct{ server, api string } // request paths of one look-up
+	hops := []hop{{"/getAllUserBuys/" + user, "/buyList/" + user}, {"/users/" + user, "/users/" + user}}
+	traces := func(p *proc, path string) (ids []string, spans map[string]bool) {
+		spans = map[string]bool{}
+		for _, l := range jsonLines(p, "request") {
+			if l["path"] == path {
+				ids = append(ids, fmt.Sprint(l["trace_id"]))
+				spans[fmt.Sprint(l["span_id"])] = true
+			}
+		}
+		return ids, spans
+	}
+	for _, h := range hops {
+		var srv, api []string
+		var srvSpans, apiSpans map[string]bool
+		testenv.WaitFor(t, 10*time.Second, "cm-api's request lines for "+h.api, func() bool {
+			srv, srvSpans = traces(s.server, h.server)
+			api, apiSpans = traces(s.api, h.api)
+			return len(srv) > 0 && len(api) >= len(srv)
+		})
+		if !slices.Contains(srv, traceID) || !slices.Contains(api, traceID) {
+			t.Errorf("%s: the caller's trace %s in cm-server's lines %v and cm-api's %v: want it in both", h.server, traceID, srv, api)
+		}
+		slices.Sort(srv)
+		slices.Sort(api)
+		if !slices.Equal(srv, api) {
+			t.Errorf("%s: cm-server's request traces %v, cm-api's %v: want one trace per look-up across the hop", h.server, srv, api)
+		}
+		for id := range apiSpans {
+			if srvSpans[id] {
+				t.Errorf("%s: cm-api logged cm-server's span %s: want a span of its own in the trace", h.server, id)
+			}
+		}
 	}
 }
 

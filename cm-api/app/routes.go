@@ -14,7 +14,7 @@ import (
 // and metrics are for the cluster, and the NetworkPolicy keeps everyone else out.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log, s.tracer))
+	r.Use(httpobserve.Middleware(s.registry, "cm_api", s.log, s.tracerProvider))
 
 	// The consumer role has no Service: it serves only what the kubelet and
 	// Prometheus ask for, and a look-up sent to it is a 404.

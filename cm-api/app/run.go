@@ -115,7 +115,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		state = consumer
 	}
 	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, state, reg, m, WithRole(cfg.Role), WithCursorKeys(cursors),
-		WithTracer(tp.Tracer()), WithServiceTokens(tokens))
+		WithTracerProvider(tp.TracerProvider), WithServiceTokens(tokens))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

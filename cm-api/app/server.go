@@ -46,26 +46,28 @@ func Roles() []string { return []string{RoleAll, RoleAPI, RoleConsumer} }
 
 // Server is cm-api's HTTP handler with its dependencies.
 type Server struct {
-	role     string
-	log      *slog.Logger
-	token    string
-	tokens   *serviceTokens
-	cursors  cursorCodec
-	store    PurchaseStore
-	consumer ConsumerState
-	registry *prometheus.Registry
-	metrics  *metrics
-	tracer   trace.Tracer
-	handler  http.Handler
-	shutdown atomic.Bool
+	role           string
+	log            *slog.Logger
+	token          string
+	tokens         *serviceTokens
+	cursors        cursorCodec
+	store          PurchaseStore
+	consumer       ConsumerState
+	registry       *prometheus.Registry
+	metrics        *metrics
+	tracerProvider trace.TracerProvider
+	handler        http.Handler
+	shutdown       atomic.Bool
 }
 
 // Option configures a Server beyond its required dependencies.
 type Option func(*Server)
 
-// WithTracer makes the server continue callers' traces with tracer; without it
-// spans are not recorded.
-func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
+// WithTracerProvider makes the server continue callers' traces with spans of tp
+// (the service's own provider); without it spans are not recorded.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(s *Server) { s.tracerProvider = tp }
+}
 
 // WithRole serves the routes of role (RoleAll without it).
 func WithRole(role string) Option { return func(s *Server) { s.role = role } }
@@ -78,7 +80,7 @@ func WithCursorKeys(c cursorCodec) Option { return func(s *Server) { s.cursors =
 // the process runs no consumer (role api).
 func NewServer(log *slog.Logger, token string, store PurchaseStore, consumer ConsumerState, reg *prometheus.Registry, m *metrics, opts ...Option) *Server {
 	s := &Server{role: RoleAll, log: log, token: token, cursors: newCursorCodec(""), store: store, consumer: consumer, registry: reg, metrics: m,
-		tracer: noop.NewTracerProvider().Tracer("")}
+		tracerProvider: noop.NewTracerProvider()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -14,7 +14,7 @@ import (
 // routes lists every route cm-server serves.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log, s.tracer))
+	r.Use(httpobserve.Middleware(s.registry, "cm_server", s.log, s.tracerProvider))
 
 	r.Use(s.securityHeaders, s.cors)
 	// HEAD is answered by the GET handler: probes and caches use it.

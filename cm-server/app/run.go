@@ -76,6 +76,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	// Look-ups carry the request's trace to cm-api, as buys carry it through Kafka.
+	cmapiOpts = append(cmapiOpts, cmapi.WithTracerProvider(tp.TracerProvider))
 	lookups := cmapi.New(cfg.CMAPIURL, cfg.CMAPIToken, cfg.CMAPITimeout, cmapiOpts...)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -94,7 +96,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("config: %w (check %s_HTTP_TLS_CERT_FILE and %s_HTTP_TLS_KEY_FILE)", err, EnvPrefix, EnvPrefix)
 	}
 
-	srv := NewServer(log, producer, lookups, reg, metrics, WithTracer(tp.Tracer()), WithSecurity(sec), WithMaxInFlightBuys(cfg.MaxInFlight))
+	srv := NewServer(log, producer, lookups, reg, metrics, WithTracerProvider(tp.TracerProvider), WithSecurity(sec), WithMaxInFlightBuys(cfg.MaxInFlight))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

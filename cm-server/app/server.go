@@ -34,14 +34,14 @@ type PurchaseLookup interface {
 
 // Server is cm-server's HTTP handler with its dependencies.
 type Server struct {
-	log      *slog.Logger
-	producer Producer
-	lookup   PurchaseLookup
-	registry *prometheus.Registry
-	metrics  *metrics
-	sec      *security
-	tracer   trace.Tracer
-	handler  http.Handler
+	log            *slog.Logger
+	producer       Producer
+	lookup         PurchaseLookup
+	registry       *prometheus.Registry
+	metrics        *metrics
+	sec            *security
+	tracerProvider trace.TracerProvider
+	handler        http.Handler
 	// maxInFlight bounds the buys waiting for Kafka (0: no bound).
 	maxInFlight int
 	// shutdown turns /readyz to 503 so the load balancer drains us first.
@@ -51,13 +51,15 @@ type Server struct {
 // Option configures a Server beyond its required dependencies.
 type Option func(*Server)
 
-// WithTracer makes the server continue callers' traces with tracer; without it
-// spans are not recorded.
-func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
+// WithTracerProvider makes the server continue callers' traces with spans of tp
+// (the service's own provider); without it spans are not recorded.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(s *Server) { s.tracerProvider = tp }
+}
 
 // NewServer wires the routes over the given dependencies.
 func NewServer(log *slog.Logger, p Producer, l PurchaseLookup, reg *prometheus.Registry, m *metrics, opts ...Option) *Server {
-	s := &Server{log: log, producer: p, lookup: l, registry: reg, metrics: m, tracer: noop.NewTracerProvider().Tracer("")}
+	s := &Server{log: log, producer: p, lookup: l, registry: reg, metrics: m, tracerProvider: noop.NewTracerProvider()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,6 +1,7 @@
 // Package httpobserve is the middleware every route of both services runs behind:
-// a server span continuing the caller's W3C trace, one log line and two metrics per
-// request, and a JSON 500 instead of a dropped connection if a handler panics.
+// an OpenTelemetry server span (otelhttp) continuing the caller's W3C trace, one
+// log line and two metrics per request, and a JSON 500 instead of a dropped
+// connection if a handler panics.
 package httpobserve
 
 import (
@@ -13,9 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/scalable-shop/shop/contract"
@@ -27,7 +28,10 @@ import (
 var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // Middleware returns the middleware, registering its metrics as <namespace>_http_*.
-func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, tracer trace.Tracer) func(http.Handler) http.Handler {
+// Spans come from tp, the service's own provider (never the global one: two
+// services share a process under `make run`). It must run inside a chi router
+// so that spans and metrics are named after the route template.
+func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, tp trace.TracerProvider) func(http.Handler) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests by route, method and status.",
 	}, []string{"route", "method", "status"})
@@ -37,13 +41,17 @@ func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, t
 	}, []string{"route", "method", "status"})
 	reg.MustRegister(requests, latency)
 
+	traced := otelhttp.NewMiddleware("",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(tracing.Propagator),
+		// The services export their own Prometheus metrics above.
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(spanName),
+	)
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return traced(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ctx := tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
-			r = r.WithContext(ctx)
+			ctx := r.Context()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				if p := recover(); p != nil {
@@ -55,10 +63,7 @@ func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, t
 						httpjson.Encode(ww, http.StatusInternalServerError, contract.Body(fmt.Errorf("panic")))
 					}
 				}
-				route := "unmatched"
-				if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-					route = rc.RoutePattern()
-				}
+				route := routeOf(r)
 				status := ww.Status()
 				if status == 0 {
 					status = http.StatusOK
@@ -67,18 +72,34 @@ func Middleware(reg prometheus.Registerer, namespace string, log *slog.Logger, t
 				code := strconv.Itoa(status)
 				requests.WithLabelValues(route, r.Method, code).Inc()
 				latency.WithLabelValues(route, r.Method, code).Observe(d.Seconds())
+				// otelhttp named the span before chi routed the request, and sets
+				// the status and status code itself once this returns.
+				span := trace.SpanFromContext(ctx)
 				span.SetName(r.Method + " " + route)
-				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
-				if status >= 500 {
-					span.SetStatus(codes.Error, http.StatusText(status))
-				}
-				span.End()
+				span.SetAttributes(attribute.String("http.route", route))
 				if !quietRoutes[route] {
 					log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "route", route,
 						"status", status, "duration_ms", float64(d.Microseconds())/1000, "bytes", ww.BytesWritten())
 				}
 			}()
 			next.ServeHTTP(ww, r)
-		})
+		}))
 	}
+}
+
+// routeOf is the chi route template r matched, or "unmatched" (also before routing).
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// spanName is "METHOD /route/{template}": low-cardinality, as semantic conventions
+// ask. Before routing the template is unknown and the name is the method alone.
+func spanName(_ string, r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc == nil || rc.RoutePattern() == "" {
+		return r.Method
+	}
+	return r.Method + " " + routeOf(r)
 }

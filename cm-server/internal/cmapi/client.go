@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/tlsconf"
 )
@@ -27,6 +29,8 @@ type Client struct {
 	tokenFn func() string
 	timeout time.Duration
 	http    *http.Client
+	// tracerProvider, when set, traces every call (WithTracerProvider).
+	tracerProvider trace.TracerProvider
 }
 
 // New returns a client of the cm-api at base (e.g. http://cm-api:8081).
@@ -36,6 +40,9 @@ func New(base, token string, timeout time.Duration, opts ...Option) *Client {
 	c := &Client{base: strings.TrimRight(base, "/"), token: token, timeout: timeout, http: &http.Client{Transport: t}}
 	for _, o := range opts {
 		o(c, t)
+	}
+	if c.tracerProvider != nil {
+		c.http.Transport = tracedTransport(t, c.tracerProvider)
 	}
 	return c
 }
@@ -47,25 +54,28 @@ func (c *Client) Purchases(ctx context.Context, userID string, page contract.Pag
 		q.Set("cursor", page.Cursor)
 	}
 	var out contract.PurchasePage
-	err := c.get(ctx, "/buyList/"+contract.UserIDPathSegment(userID)+"?"+q.Encode(), &out)
+	err := c.get(ctx, "/buyList/{userid}", "/buyList/"+contract.UserIDPathSegment(userID)+"?"+q.Encode(), &out)
 	return out, err
 }
 
 // User returns a user's summary; an unknown user is a *contract.Error ENotFound.
 func (c *Client) User(ctx context.Context, userID string) (contract.UserSummary, error) {
 	var out contract.UserSummary
-	err := c.get(ctx, "/users/"+contract.UserIDPathSegment(userID), &out)
+	err := c.get(ctx, "/users/{userid}", "/users/"+contract.UserIDPathSegment(userID), &out)
 	return out, err
 }
 
 // Ping checks that cm-api answers its liveness probe.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.get(ctx, "/healthz", nil)
+	return c.get(ctx, "/healthz", "/healthz", nil)
 }
 
-func (c *Client) get(ctx context.Context, path string, out any) error {
+// get calls path, an instance of cm-api's route template route, and decodes a 200
+// answer into out.
+func (c *Client) get(ctx context.Context, route, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, routeKey{}, route)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package cmapi
 import (
 	"crypto/tls"
 	"net/http"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures a Client.
@@ -26,4 +28,11 @@ func (c *Client) bearer() string {
 		return c.tokenFn()
 	}
 	return c.token
+}
+
+// WithTracerProvider traces every call with a client span of tp (the service's
+// own provider) and sends its W3C trace context to cm-api, so a look-up is one
+// trace across both services.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *Client, _ *http.Transport) { c.tracerProvider = tp }
 }
