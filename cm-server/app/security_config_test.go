@@ -13,7 +13,7 @@ func TestSecurityConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Security
-	if s.JWTMode != jwtOff || s.RateLimit || s.Rate != 5 || s.Burst != 10 || s.TrustForwarded || s.MaxClients != 100000 ||
+	if s.JWTMode != jwtOff || s.RateLimit || s.Rate != 5 || s.Burst != 10 || s.TrustForwarded ||
 		len(s.CORSOrigins) != 0 || s.CORSCredentials || s.CORSMaxAge != 10*time.Minute || s.HSTS != hstsTLS ||
 		s.JWTLeeway != 30*time.Second || s.HTTPCert != "" || s.CMAPICA != "" {
 		t.Errorf("security defaults = %+v", s)
