@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/scalable-shop/shop/cm-server/internal/cmapi"
 	"github.com/scalable-shop/shop/platform/config"
 	"github.com/scalable-shop/shop/platform/secretfile"
@@ -139,7 +141,7 @@ type security struct {
 	log     *slog.Logger
 	jwt     *jwtVerifier // nil: end-user auth off
 	limiter *rateLimiter // nil: no rate limit
-	cors    *corsPolicy  // nil: no CORS headers
+	cors    *cors.Cors   // nil: no CORS headers
 	hsts    string
 }
 
@@ -158,7 +160,7 @@ func newSecurity(c SecurityConfig, log *slog.Logger) (*security, error) {
 		s.limiter = newRateLimiter(c.Rate, c.Burst, c.TrustForwarded)
 	}
 	if len(c.CORSOrigins) > 0 {
-		s.cors = newCORSPolicy(c.CORSOrigins, c.CORSCredentials, c.CORSMaxAge)
+		s.cors = newCORS(c.CORSOrigins, c.CORSCredentials, c.CORSMaxAge)
 	}
 	return s, nil
 }

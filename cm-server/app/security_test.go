@@ -452,25 +452,32 @@ func TestCORS(t *testing.T) {
 		return s.do(t, "OPTIONS", "/buy", "", map[string]string{"Origin": origin,
 			"Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers})
 	}
-	a := preflight("https://shop.example.com", "POST", "content-type, authorization, idempotency-key")
+	// Browsers send the requested headers lower case, sorted, joined by commas.
+	a := preflight("https://shop.example.com", "POST", "authorization,content-type,idempotency-key")
 	if a.status != http.StatusNoContent || a.header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" ||
-		!strings.Contains(a.header.Get("Access-Control-Allow-Methods"), "POST") ||
-		a.header.Get("Access-Control-Allow-Headers") != "content-type, authorization, idempotency-key" ||
+		a.header.Get("Access-Control-Allow-Methods") != "POST" ||
+		a.header.Get("Access-Control-Allow-Headers") != "authorization,content-type,idempotency-key" ||
 		a.header.Get("Access-Control-Max-Age") != "600" || a.header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("preflight of a listed origin: %d %v", a.status, a.header)
 	}
 	if !strings.Contains(strings.Join(a.header.Values("Vary"), ","), "Origin") {
 		t.Errorf("Vary = %v", a.header.Values("Vary"))
 	}
+	if a := preflight("https://shop.example.com", "GET", ""); a.status != http.StatusNoContent || a.header.Get("Access-Control-Allow-Methods") != "GET" {
+		t.Errorf("preflight of a GET: %d %v", a.status, a.header)
+	}
 	for name, a := range map[string]answer{
-		"unlisted origin":    preflight("https://evil.example.com", "POST", "content-type"),
-		"origin as a suffix": preflight("https://shop.example.com.evil.example", "POST", ""),
-		"other scheme":       preflight("http://shop.example.com", "POST", ""),
-		"method not allowed": preflight("https://shop.example.com", "DELETE", ""),
-		"header not allowed": preflight("https://shop.example.com", "POST", "x-admin"),
+		"unlisted origin":     preflight("https://evil.example.com", "POST", "content-type"),
+		"origin as a suffix":  preflight("https://shop.example.com.evil.example", "POST", ""),
+		"other scheme":        preflight("http://shop.example.com", "POST", ""),
+		"method not allowed":  preflight("https://shop.example.com", "DELETE", ""),
+		"header not allowed":  preflight("https://shop.example.com", "POST", "x-admin"),
+		"headers not sorted":  preflight("https://shop.example.com", "POST", "content-type,authorization"),
+		"headers upper case":  preflight("https://shop.example.com", "POST", "Content-Type"),
+		"one header too many": preflight("https://shop.example.com", "POST", "authorization,content-type,x-admin"),
 	} {
-		if a.status != http.StatusForbidden || a.header.Get("Access-Control-Allow-Origin") != "" {
-			t.Errorf("%s: %d, Allow-Origin %q; want 403 without it", name, a.status, a.header.Get("Access-Control-Allow-Origin"))
+		if a.status != http.StatusForbidden || a.body.Error.Code != contract.EForbidden || a.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s: %d %s, Allow-Origin %q; want the JSON 403 without it", name, a.status, a.raw, a.header.Get("Access-Control-Allow-Origin"))
 		}
 	}
 	a = s.do(t, "GET", "/getAllUserBuys/ada", "", map[string]string{"Origin": "https://shop.example.com"})
@@ -480,6 +487,10 @@ func TestCORS(t *testing.T) {
 	a = s.do(t, "GET", "/getAllUserBuys/ada", "", map[string]string{"Origin": "https://evil.example.com"})
 	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "" || a.header.Get("Vary") == "" {
 		t.Errorf("request of an unlisted origin: %d %v", a.status, a.header)
+	}
+	// Without Origin nothing is a CORS request: OPTIONS goes to the router.
+	if a := s.do(t, "OPTIONS", "/buy", "", map[string]string{"Access-Control-Request-Method": "POST"}); a.status == http.StatusNoContent || a.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight without Origin: %d %v", a.status, a.header)
 	}
 
 	anyOrigin := newShop(t, SecurityConfig{CORSOrigins: []string{"*"}})
@@ -491,6 +502,10 @@ func TestCORS(t *testing.T) {
 	a = cred.do(t, "GET", "/healthz", "", map[string]string{"Origin": "https://shop.example.com"})
 	if a.header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" || a.header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("with credentials: %v", a.header)
+	}
+	a = cred.do(t, "OPTIONS", "/buy", "", map[string]string{"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"})
+	if a.status != http.StatusNoContent || a.header.Get("Access-Control-Allow-Credentials") != "true" || a.header.Get("Access-Control-Max-Age") != "0" {
+		t.Errorf("preflight with credentials, max_age 0: %d %v", a.status, a.header)
 	}
 }
 
