@@ -11,7 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scalable-shop/shop/contract"
@@ -237,7 +237,7 @@ func TestRateLimitKeys(t *testing.T) {
 		c.RateLimit, c.Rate, c.Burst = true, 0.001, 1
 		s := newShop(t, c)
 		for _, user := range []string{"ada", "bob"} {
-			tok := sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "", claims(user))
+			tok := sign(t, jose.HS256, []byte(hsSecret), "", claims(user))
 			if a := s.do(t, "POST", "/buy", buyAs(user), bearer(tok)); a.status != 202 {
 				t.Errorf("%s first: %d", user, a.status)
 			}
