@@ -1,153 +1,99 @@
 package app
 
 import (
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
-
-// jwk is one key of a JSON Web Key Set (RFC 7517). Only public signing keys of
-// the kinds cm-server verifies are read: RSA (RS256) and EC P-256 (ES256).
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	// RSA
-	N string `json:"n"`
-	E string `json:"e"`
-	// EC
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-// verificationKey is a parsed key with the one algorithm it verifies.
-type verificationKey struct {
-	kid string
-	alg string // "RS256" or "ES256"
-	key crypto.PublicKey
-}
 
 // minRSABits refuses RSA keys too short to be safe.
 const minRSABits = 2048
 
-// parseJWKS reads a JSON Web Key Set. Keys that are not for signatures, of other
-// types or curves, or that name another algorithm, are skipped; a malformed key of
-// a supported type is an error (a typo should not silently drop a key). It fails
-// if no usable key remains.
-func parseJWKS(data []byte) ([]verificationKey, error) {
+// jwkHead is what parseJWKS reads of a key before go-jose parses it: whether
+// cm-server uses it at all.
+type jwkHead struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+	Crv string `json:"crv"`
+}
+
+// parseJWKS reads a JSON Web Key Set (RFC 7517) with go-jose. Only public
+// signing keys of the kinds cm-server verifies are kept: RSA (RS256) and EC
+// P-256 (ES256), each with its one algorithm in Algorithm. Keys that are not
+// for signatures, of other types or curves, or that name another algorithm,
+// are skipped (go-jose would refuse the whole set for one key it does not
+// support); a malformed key of a supported type is an error (a typo should not
+// silently drop a key), and so is an RSA key go-jose accepts but cm-server does
+// not: a modulus under 2048 bits, or an exponent that is not a small odd
+// number. It fails if no usable key remains.
+func parseJWKS(data []byte) (jose.JSONWebKeySet, error) {
 	var set struct {
-		Keys []jwk `json:"keys"`
+		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("not a JSON Web Key Set: %v", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("not a JSON Web Key Set: %v", err)
 	}
-	var out []verificationKey
+	var out jose.JSONWebKeySet
 	kids := map[string]bool{}
-	for i, k := range set.Keys {
-		if k.Use != "" && k.Use != "sig" {
-			continue
+	for i, raw := range set.Keys {
+		var head jwkHead
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return jose.JSONWebKeySet{}, fmt.Errorf("key %d: %v", i, err)
 		}
-		var (
-			vk  verificationKey
-			err error
-		)
-		switch k.Kty {
-		case "RSA":
-			if k.Alg != "" && k.Alg != "RS256" {
-				continue
-			}
-			vk, err = rsaKey(k)
-		case "EC":
-			if k.Crv != "P-256" || k.Alg != "" && k.Alg != "ES256" {
-				continue
-			}
-			vk, err = ecKey(k)
+		var alg jose.SignatureAlgorithm
+		switch {
+		case head.Use != "" && head.Use != "sig":
+			continue
+		case head.Kty == "RSA" && (head.Alg == "" || head.Alg == string(jose.RS256)):
+			alg = jose.RS256
+		case head.Kty == "EC" && head.Crv == "P-256" && (head.Alg == "" || head.Alg == string(jose.ES256)):
+			alg = jose.ES256
 		default:
 			continue
 		}
+		k, err := parseJWK(raw, alg)
 		if err != nil {
-			return nil, fmt.Errorf("key %d (kid %q): %v", i, k.Kid, err)
+			return jose.JSONWebKeySet{}, fmt.Errorf("key %d (kid %q): %v", i, head.Kid, err)
 		}
-		if kids[vk.kid+"\x00"+vk.alg] {
-			return nil, fmt.Errorf("key %d: kid %q appears twice for %s", i, k.Kid, vk.alg)
+		if kids[k.KeyID+"\x00"+k.Algorithm] {
+			return jose.JSONWebKeySet{}, fmt.Errorf("key %d: kid %q appears twice for %s", i, k.KeyID, k.Algorithm)
 		}
-		kids[vk.kid+"\x00"+vk.alg] = true
-		out = append(out, vk)
+		kids[k.KeyID+"\x00"+k.Algorithm] = true
+		out.Keys = append(out.Keys, k)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("holds no RSA (RS256) or EC P-256 (ES256) signing key")
+	if len(out.Keys) == 0 {
+		return jose.JSONWebKeySet{}, errors.New("holds no RSA (RS256) or EC P-256 (ES256) signing key")
 	}
 	return out, nil
 }
 
-func rsaKey(k jwk) (verificationKey, error) {
-	n, err := b64uint(k.N)
-	if err != nil {
-		return verificationKey{}, fmt.Errorf("n: %v", err)
+// parseJWK parses one key of a type parseJWKS uses, keeping only its public part.
+func parseJWK(raw json.RawMessage, alg jose.SignatureAlgorithm) (jose.JSONWebKey, error) {
+	var k jose.JSONWebKey
+	// go-jose checks the encoding, EC coordinates of the curve's size and on
+	// the curve, and RSA exponents that fit an int.
+	if err := k.UnmarshalJSON(raw); err != nil {
+		return jose.JSONWebKey{}, err
 	}
-	e, err := b64uint(k.E)
-	if err != nil {
-		return verificationKey{}, fmt.Errorf("e: %v", err)
+	k = k.Public()
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			return jose.JSONWebKey{}, fmt.Errorf("RSA modulus has %d bits; at least %d are required", pub.N.BitLen(), minRSABits)
+		}
+		if pub.E < 3 || pub.E > 1<<31-1 || pub.E%2 == 0 {
+			return jose.JSONWebKey{}, errors.New("RSA exponent is not a small odd number")
+		}
+	case *ecdsa.PublicKey:
+	default:
+		return jose.JSONWebKey{}, fmt.Errorf("not a public %s key", alg)
 	}
-	if n.BitLen() < minRSABits {
-		return verificationKey{}, fmt.Errorf("RSA modulus has %d bits; at least %d are required", n.BitLen(), minRSABits)
-	}
-	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
-		return verificationKey{}, errors.New("RSA exponent is not a small odd number")
-	}
-	return verificationKey{kid: k.Kid, alg: "RS256", key: &rsa.PublicKey{N: n, E: int(e.Int64())}}, nil
-}
-
-func ecKey(k jwk) (verificationKey, error) {
-	x, err := b64fixed(k.X, 32)
-	if err != nil {
-		return verificationKey{}, fmt.Errorf("x: %v", err)
-	}
-	y, err := b64fixed(k.Y, 32)
-	if err != nil {
-		return verificationKey{}, fmt.Errorf("y: %v", err)
-	}
-	// ParseUncompressedPublicKey checks that the point is on the curve.
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-	if err != nil {
-		return verificationKey{}, fmt.Errorf("not a P-256 public key: %v", err)
-	}
-	return verificationKey{kid: k.Kid, alg: "ES256", key: pub}, nil
-}
-
-// b64 decodes base64url without padding (tolerating padding).
-func b64(s string) ([]byte, error) {
-	if s == "" {
-		return nil, errors.New("missing")
-	}
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-}
-
-func b64uint(s string) (*big.Int, error) {
-	b, err := b64(s)
-	if err != nil {
-		return nil, err
-	}
-	return new(big.Int).SetBytes(b), nil
-}
-
-// b64fixed decodes a coordinate of exactly size bytes (RFC 7518 section 6.2.1.2).
-func b64fixed(s string, size int) ([]byte, error) {
-	b, err := b64(s)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) != size {
-		return nil, fmt.Errorf("is %d bytes, want %d", len(b), size)
-	}
-	return b, nil
+	k.Algorithm = string(alg)
+	return k, nil
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rs/cors"
 
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/httpjson"
@@ -17,29 +17,35 @@ import (
 // headers it may read, and the methods of the API.
 var (
 	corsAllowHeaders  = []string{"authorization", "content-type", "idempotency-key", "traceparent", "tracestate"}
-	corsExposeHeaders = "Retry-After, WWW-Authenticate"
+	corsExposeHeaders = []string{"Retry-After", "WWW-Authenticate"}
 	corsMethods       = []string{http.MethodGet, http.MethodHead, http.MethodPost}
 )
 
-// corsPolicy lets pages of the listed origins call the API from a browser. Only
-// a listed origin is ever echoed; "*" (any origin) is allowed only without
-// credentials. Every answer varies by Origin, so caches keep them apart.
-type corsPolicy struct {
-	origins     map[string]bool
-	any         bool
-	credentials bool
-	maxAge      string
-}
-
-func newCORSPolicy(origins []string, credentials bool, maxAge time.Duration) *corsPolicy {
-	p := &corsPolicy{origins: map[string]bool{}, credentials: credentials, maxAge: strconv.Itoa(int(maxAge.Seconds()))}
-	for _, o := range origins {
-		if o == "*" {
-			p.any = true
-		}
-		p.origins[o] = true
+// newCORS lets pages of the listed origins call the API from a browser, with
+// github.com/rs/cors. Only a listed origin is ever echoed; "*" (any origin) is
+// allowed only without credentials (the configuration refuses both together).
+// Every answer varies by Origin, so caches keep them apart.
+//
+// As rs/cors does, a preflight's Access-Control-Allow-Methods echoes the
+// requested method, and the requested headers must come as browsers send them
+// (lower case, sorted, no repeats; see the Fetch standard's CORS-unsafe
+// request-header names).
+func newCORS(origins []string, credentials bool, maxAge time.Duration) *cors.Cors {
+	secs := int(maxAge.Seconds())
+	if secs == 0 {
+		secs = -1 // rs/cors: send Access-Control-Max-Age: 0, not nothing
 	}
-	return p
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   corsMethods,
+		AllowedHeaders:   corsAllowHeaders,
+		ExposedHeaders:   corsExposeHeaders,
+		AllowCredentials: credentials,
+		MaxAge:           secs,
+		// The preflight comes on to cors below, which answers a refusal with
+		// the JSON error.
+		OptionsPassthrough: true,
+	})
 }
 
 // normalizeOrigin checks a configured origin (scheme://host[:port], no path) and
@@ -49,7 +55,10 @@ func normalizeOrigin(o string) (string, error) {
 		return o, nil
 	}
 	u, err := url.Parse(strings.TrimSuffix(o, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+	// A "*" inside an origin would be a pattern to rs/cors (https://*.example.com):
+	// list the origins instead.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil ||
+		strings.Contains(o, "*") {
 		return "", fmt.Errorf("%q is not an origin such as https://shop.example.com", o)
 	}
 	host := strings.ToLower(u.Host)
@@ -61,80 +70,25 @@ func normalizeOrigin(o string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
-// allow sets the headers that let the page of origin read the answer.
-func (p *corsPolicy) allow(h http.Header, origin string) {
-	if p.any && !p.credentials {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-	}
-	if p.credentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-}
-
-func (p *corsPolicy) allowed(origin string) bool {
-	return p.any || p.origins[strings.ToLower(origin)]
-}
-
 // cors answers preflights and adds the CORS headers to answers for allowed
 // origins. Requests without Origin (same-origin, curl, servers) pass untouched.
+// A preflight rs/cors refuses (origin, method or headers not allowed) is
+// answered 403 with the JSON error; rs/cors does not say which part failed.
 func (s *Server) cors(next http.Handler) http.Handler {
 	if s.sec == nil || s.sec.cors == nil {
 		return next
 	}
-	p := s.sec.cors
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Add("Vary", "Origin")
+	return s.sec.cors.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" {
+		if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" || origin == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-		if preflight {
-			h.Add("Vary", "Access-Control-Request-Method")
-			h.Add("Vary", "Access-Control-Request-Headers")
-		}
-		if !p.allowed(origin) {
-			if preflight {
-				httpjson.Error(w, r, s.log, contract.Errorf(contract.EForbidden, "origin %s may not call this API", origin))
-				return
-			}
-			// No CORS headers: the browser keeps the answer from the page.
-			next.ServeHTTP(w, r)
+		if w.Header().Get("Access-Control-Allow-Origin") == "" {
+			httpjson.Error(w, r, s.log, contract.Errorf(contract.EForbidden,
+				"origin %s may not make this cross-origin request (origin, method or headers not allowed)", origin))
 			return
 		}
-		if !preflight {
-			p.allow(h, origin)
-			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
-			next.ServeHTTP(w, r)
-			return
-		}
-		method := r.Header.Get("Access-Control-Request-Method")
-		if !slices.Contains(corsMethods, method) {
-			httpjson.Error(w, r, s.log, contract.Errorf(contract.EForbidden, "method %s may not be used cross-origin", method))
-			return
-		}
-		var asked []string
-		for _, f := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
-			f = strings.ToLower(strings.TrimSpace(f))
-			if f == "" {
-				continue
-			}
-			if !slices.Contains(corsAllowHeaders, f) {
-				httpjson.Error(w, r, s.log, contract.Errorf(contract.EForbidden, "header %s may not be sent cross-origin", f))
-				return
-			}
-			asked = append(asked, f)
-		}
-		p.allow(h, origin)
-		h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
-		if len(asked) > 0 {
-			h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
-		}
-		h.Set("Access-Control-Max-Age", p.maxAge)
 		w.WriteHeader(http.StatusNoContent)
-	})
+	}))
 }

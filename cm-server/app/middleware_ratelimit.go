@@ -1,113 +1,86 @@
 package app
 
 import (
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/go-chi/httprate"
 
 	"github.com/scalable-shop/shop/contract"
 	"github.com/scalable-shop/shop/platform/httpjson"
 )
 
-// rateLimiter is a token bucket per client (golang.org/x/time/rate): rate buys
-// per second on average, burst at once. A client is the token's subject when
-// end-user auth is on, else its IP address (an IPv6 client by its /64, which one
-// host can fill).
+// Bounds of the rate limit's window: Retry-After counts whole seconds, and a
+// client should not wait more than a day.
+const (
+	minRateWindow = time.Second
+	maxRateWindow = 24 * time.Hour
+)
+
+// rateLimiter limits the buys of each client with go-chi/httprate: at most
+// burst buys in a sliding window of burst/rate seconds (clamped to 1 s … 1 day),
+// which keeps rate buys per second on average. A client is the token's subject
+// when end-user auth is on, else its IP address (an IPv6 client by its /64,
+// which one host can fill).
 //
-// Memory is bounded: a client idle long enough for its bucket to be full again
-// is forgotten (it loses nothing: a new bucket starts full), and beyond
-// maxClients tracked clients the newcomers share one overflow bucket until the
-// idle ones are swept.
+// What httprate does not do, and this limiter therefore does not either: it is
+// a sliding-window counter, not a token bucket (a client over the limit waits
+// for the window to slide, not for one token to refill), and it has no cap on
+// the clients it tracks: it keeps one counter per client seen in the current
+// and the previous window, so memory follows the peak number of distinct
+// clients per window, and a client's counter is gone two windows after its
+// last buy.
+//
+// Retry-After is the window, rounded up to whole seconds. Because the window
+// slides, a client that waited that long may be refused once more: the previous
+// window's buys weigh until at most window/(2*burst) later.
 type rateLimiter struct {
-	limit          rate.Limit
-	burst          int
-	maxClients     int
+	rl             *httprate.RateLimiter
+	window         time.Duration
+	retryAfter     int64 // seconds: the window, rounded up
 	trustForwarded bool
-	idle           time.Duration // a bucket idle this long is full again
-	now            func() time.Time
-	log            *slog.Logger
-
-	mu        sync.Mutex
-	clients   map[string]*bucket
-	overflow  *rate.Limiter
-	nextSweep time.Time
-	warned    bool
 }
 
-type bucket struct {
-	lim  *rate.Limiter
-	last time.Time
+// rateWindow is the window in which burst buys keep perSecond on average.
+func rateWindow(perSecond float64, burst int) time.Duration {
+	secs := float64(burst) / perSecond
+	if secs >= maxRateWindow.Seconds() {
+		return maxRateWindow
+	}
+	return max(time.Duration(secs*float64(time.Second)), minRateWindow)
 }
 
-func newRateLimiter(perSecond float64, burst, maxClients int, trustForwarded bool, log *slog.Logger) *rateLimiter {
-	// Time to refill a whole burst, at least a minute so that sweeps stay rare.
-	idle := time.Duration(float64(burst) / perSecond * float64(time.Second))
-	idle = max(idle, time.Minute)
-	return &rateLimiter{
-		limit: rate.Limit(perSecond), burst: burst, maxClients: maxClients, trustForwarded: trustForwarded,
-		idle: idle, now: time.Now, log: log,
-		clients:  map[string]*bucket{},
-		overflow: rate.NewLimiter(rate.Limit(perSecond), burst),
-	}
+func newRateLimiter(perSecond float64, burst int, trustForwarded bool) *rateLimiter {
+	l := &rateLimiter{window: rateWindow(perSecond, burst), trustForwarded: trustForwarded}
+	l.retryAfter = int64(math.Ceil(l.window.Seconds()))
+	l.rl = httprate.NewRateLimiter(burst, l.window,
+		httprate.WithKeyFuncs(l.key),
+		// Only Retry-After, as the API documents; httprate writes the window
+		// truncated to whole seconds, limited rounds it up.
+		httprate.WithResponseHeaders(httprate.ResponseHeaders{RetryAfter: "Retry-After"}),
+		httprate.WithLimitHandler(l.limited),
+	)
+	return l
 }
 
-// allow takes one token of key's bucket; when it is empty it returns false and
-// how long until a token is there.
-func (l *rateLimiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.After(l.nextSweep) {
-		l.sweep(now)
+// key is the client a request counts against.
+func (l *rateLimiter) key(r *http.Request) (string, error) {
+	if sub, ok := subject(r.Context()); ok {
+		return "sub:" + sub, nil
 	}
-	lim := l.overflow
-	if b, ok := l.clients[key]; ok {
-		b.last, lim = now, b.lim
-	} else if len(l.clients) < l.maxClients {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst), last: now}
-		l.clients[key], lim = b, b.lim
-	} else if !l.warned {
-		l.warned = true
-		l.log.Warn("rate limiter tracks ratelimit.max_clients clients; new ones share one bucket until idle ones are forgotten", "max_clients", l.maxClients)
-	}
-	r := lim.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Duration(math.MaxInt64)
-	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now) // a refused request costs no token
-		return false, d
-	}
-	return true, 0
+	return "ip:" + clientIP(r, l.trustForwarded), nil
 }
 
-// sweep forgets clients whose buckets are full again. It runs at most every
-// idle/2, so its cost is spread over many requests.
-func (l *rateLimiter) sweep(now time.Time) {
-	for k, b := range l.clients {
-		if now.Sub(b.last) >= l.idle {
-			delete(l.clients, k)
-		}
-	}
-	if len(l.clients) < l.maxClients {
-		l.warned = false
-	}
-	l.nextSweep = now.Add(l.idle / 2)
-}
-
-// size is the number of clients tracked (tests).
-func (l *rateLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.clients)
+// limited answers a client over its limit: 429 with the project's JSON error.
+func (l *rateLimiter) limited(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Retry-After", strconv.FormatInt(l.retryAfter, 10))
+	httpjson.Encode(w, http.StatusTooManyRequests, contract.Body(contract.Errorf(contract.ETooManyRequests,
+		"too many purchases from this client; retry after %d s", l.retryAfter)))
 }
 
 // limitBuys answers 429 with Retry-After to a client over its rate.
@@ -115,25 +88,7 @@ func (s *Server) limitBuys(next http.Handler) http.Handler {
 	if s.sec == nil || s.sec.limiter == nil {
 		return next
 	}
-	l := s.sec.limiter
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := "ip:" + clientIP(r, l.trustForwarded)
-		if sub, ok := subject(r.Context()); ok {
-			key = "sub:" + sub
-		}
-		ok, wait := l.allow(key)
-		if !ok {
-			secs := int64(math.Ceil(wait.Seconds()))
-			if wait >= time.Duration(math.MaxInt64) || secs > 86400 {
-				secs = 86400
-			}
-			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-			httpjson.Encode(w, http.StatusTooManyRequests, contract.Body(contract.Errorf(contract.ETooManyRequests,
-				"too many purchases from this client; retry after %d s", max(secs, 1))))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return s.sec.limiter.rl.Handler(next)
 }
 
 // clientIP is the address the rate limit counts a request against: the peer

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/scalable-shop/shop/cm-server/internal/cmapi"
 	"github.com/scalable-shop/shop/platform/config"
 	"github.com/scalable-shop/shop/platform/secretfile"
@@ -51,7 +53,6 @@ type SecurityConfig struct {
 	Rate           float64 // ratelimit.rate: buys per second per client
 	Burst          int     // ratelimit.burst
 	TrustForwarded bool    // ratelimit.trust_forwarded
-	MaxClients     int     // ratelimit.max_clients
 
 	CORSOrigins     []string // cors.allowed_origins
 	CORSCredentials bool     // cors.allow_credentials
@@ -83,7 +84,6 @@ func loadSecurity(v *config.Values) SecurityConfig {
 		Rate:           positiveFloat(v, "ratelimit.rate"),
 		Burst:          v.Int("ratelimit.burst", 1, 1_000_000),
 		TrustForwarded: v.Bool("ratelimit.trust_forwarded"),
-		MaxClients:     v.Int("ratelimit.max_clients", 1, 10_000_000),
 
 		CORSCredentials: v.Bool("cors.allow_credentials"),
 		CORSMaxAge:      v.Duration("cors.max_age", true),
@@ -141,7 +141,7 @@ type security struct {
 	log     *slog.Logger
 	jwt     *jwtVerifier // nil: end-user auth off
 	limiter *rateLimiter // nil: no rate limit
-	cors    *corsPolicy  // nil: no CORS headers
+	cors    *cors.Cors   // nil: no CORS headers
 	hsts    string
 }
 
@@ -157,10 +157,10 @@ func newSecurity(c SecurityConfig, log *slog.Logger) (*security, error) {
 		s.jwt = v
 	}
 	if c.RateLimit {
-		s.limiter = newRateLimiter(c.Rate, c.Burst, c.MaxClients, c.TrustForwarded, log)
+		s.limiter = newRateLimiter(c.Rate, c.Burst, c.TrustForwarded)
 	}
 	if len(c.CORSOrigins) > 0 {
-		s.cors = newCORSPolicy(c.CORSOrigins, c.CORSCredentials, c.CORSMaxAge)
+		s.cors = newCORS(c.CORSOrigins, c.CORSCredentials, c.CORSMaxAge)
 	}
 	return s, nil
 }

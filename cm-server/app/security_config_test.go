@@ -13,7 +13,7 @@ func TestSecurityConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Security
-	if s.JWTMode != jwtOff || s.RateLimit || s.Rate != 5 || s.Burst != 10 || s.TrustForwarded || s.MaxClients != 100000 ||
+	if s.JWTMode != jwtOff || s.RateLimit || s.Rate != 5 || s.Burst != 10 || s.TrustForwarded ||
 		len(s.CORSOrigins) != 0 || s.CORSCredentials || s.CORSMaxAge != 10*time.Minute || s.HSTS != hstsTLS ||
 		s.JWTLeeway != 30*time.Second || s.HTTPCert != "" || s.CMAPICA != "" {
 		t.Errorf("security defaults = %+v", s)
@@ -38,6 +38,7 @@ func TestSecurityConfigRefusesUnsafeSettings(t *testing.T) {
 		"wildcard with credentials": {testEnv{"CM_SERVER_CORS_ALLOWED_ORIGINS": "*", "CM_SERVER_CORS_ALLOW_CREDENTIALS": "true"}, "cors.allowed_origins"},
 		"origin without scheme":     {testEnv{"CM_SERVER_CORS_ALLOWED_ORIGINS": "shop.example.com"}, "is not an origin"},
 		"origin with a path":        {testEnv{"CM_SERVER_CORS_ALLOWED_ORIGINS": "https://shop.example.com/app"}, "is not an origin"},
+		"origin pattern":            {testEnv{"CM_SERVER_CORS_ALLOWED_ORIGINS": "https://*.example.com"}, "is not an origin"},
 		"zero rate":                 {testEnv{"CM_SERVER_RATELIMIT_RATE": "0"}, "ratelimit.rate"},
 		"zero burst":                {testEnv{"CM_SERVER_RATELIMIT_BURST": "0"}, "ratelimit.burst"},
 		"cert without key":          {testEnv{"CM_SERVER_HTTP_TLS_CERT_FILE": tempFile(t, "x")}, "http.tls.key_file"},
