@@ -22,7 +22,8 @@ release=$(kubectl -n "$NS" get ingress "$ing" -o jsonpath='{.metadata.labels.app
 class=$(kubectl -n "$NS" get ingress "$ing" -o jsonpath='{.spec.ingressClassName}')
 [ "$class" = nginx ] || fail "Ingress $NS/$ing has class '$class', the chart's default is nginx"
 
-# The prefix copy (and an HTTPRoute when the release has none), rendered from
+# The prefix copy (and an HTTPRoute when the release has none: HTTPRoutes only,
+# as helm refuses --show-only of a template that renders nothing), rendered from
 # the chart with the release's own values, renamed so it sits beside it.
 vals=$(mktemp)
 on_exit "rm -f '$vals'"
@@ -33,7 +34,7 @@ render_copy() { # suffix helm-args...
   "$helm" template "$release" "$REPO/cm-server/chart" -n "$NS" -f "$vals" "$@" \
     --set httpRoute.enabled=true \
     --set-json 'httpRoute.parentRefs=[{"name":"shop-gateway","namespace":"ingress","sectionName":"http"}]' \
-    --show-only templates/ingress.yaml --show-only templates/httproute.yaml |
+    --show-only templates/httproute.yaml |
     sed -e "0,/^  name: $release\$/s//  name: $release-$suffix/" \
       -e "/^kind: HTTPRoute/,\$s/^  name: $release\$/  name: $release-$suffix/"
 }
