@@ -17,14 +17,14 @@ export SHOP_PODS='app.kubernetes.io/name in (cm-api,cm-server)'
 export USER_ID="outage-$(date +%s%N | tail -c 10)"
 export HEADERS_FILE=$WORKDIR/logs/outage-headers
 
-restarts() { kubectl -n "$NS" get pods -l "$SHOP_PODS" -o jsonpath='{range .items[*]}{.metadata.name}={.status.containerStatuses[0].restartCount}{"\n"}{end}' | sort; }
-RESTARTS_BEFORE=$(restarts)
-export RESTARTS_BEFORE
-# not_ready: the shop pods that are not Ready or restarted since the step began.
+restarts() { kubectl -n "$NS" get pods -l "$SHOP_PODS" -o jsonpath='{range .items[*]}{.metadata.name} {.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | sort; }
+# not_ready: the shop pods running when the row began (RESTARTS_BEFORE, less
+# the ones the row itself stops) that are now NotReady, restarted or gone;
+# pods an autoscaler adds meanwhile are not judged.
 not_ready() {
-  kubectl -n "$NS" get pods -l "$SHOP_PODS" -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
-    awk '$2 != "True" { print $1 " is NotReady" }'
-  comm -13 <(echo "$RESTARTS_BEFORE") <(restarts) | sed 's/=.*/ restarted/'
+  awk 'NR == FNR { before[$1] = $2; next }
+       ($1 in before) { seen[$1] = 1; if ($3 != "True") print $1 " is NotReady"; else if ($2 != before[$1]) print $1 " restarted" }
+       END { for (p in before) if (!(p in seen)) print p " is gone" }' <(echo "$RESTARTS_BEFORE") <(restarts)
 }
 # all_ready_for SECONDS: no shop pod NotReady or restarted, checked every second.
 all_ready_for() {
@@ -82,6 +82,7 @@ mongo_start() { kubectl -n "$MONGO_NS" scale deploy ferretdb --replicas=1 && kub
 # row NAME BUY LOOKUP: one outage, run by underload while it sends buys.
 row() {
   local name=$1 out
+  RESTARTS_BEFORE=$(restarts | awk -v skip="$([ "$name" = cmapi ] && echo "$api_deploy-")" 'skip == "" || index($1, skip) != 1 { print $1, $2 }')
   "${name}_stop" >>"$WORKDIR/logs/outage-$name.ops" 2>&1 || { echo "stopping $name failed (logs/outage-$name.ops)"; return 1; }
   out=$(retry 90 answers "$2" "$3") || { echo "$name stopped: the routes never answered buy $2, look-up $3: $out"; return 1; }
   out=$(all_ready_for 15) || { echo "$name stopped: $out"; return 1; }

@@ -80,7 +80,7 @@ check_front_door "HTTPRoute $NS/$release-prefix-check (pathPrefix /shop: URLRewr
 
 # The customer page, as a browser asks for it.
 for url in "$INGRESS_URL/" "$GATEWAY_URL/" "$GATEWAY_URL/shop/"; do
-  code=$(http_code GET "$url")
+  code=$(http_code GET "$url" -H "Accept: text/html")
   { [ "$code" = 200 ] && grep -qi '<html' "$body_file"; } || fail "GET $url answered $code, want cm-server's page"
 done
 say "ok  the customer page answers at $INGRESS_URL/, $GATEWAY_URL/ and $GATEWAY_URL/shop/"
