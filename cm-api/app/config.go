@@ -114,14 +114,17 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		MongoUsername: v.String("mongo.username"),
 		MongoPassword: v.Secret("mongo.password"),
 		MongoTimeout:  v.Duration("mongo.timeout", false),
-		Lookup: LookupLimits{Timeout: v.Duration("lookup.timeout", false),
-			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000), QueueWait: v.Duration("lookup.queue_wait", true)},
-		OTLPEndpoint:  v.String("trace.otlp_endpoint"),
-		SampleRatio:   v.Float("trace.sample_ratio", 0, 1),
-		LogLevel:      v.OneOf("log.level", logging.Levels()...),
-		LogFormat:     v.OneOf("log.format", logging.Formats()...),
-		DrainDelay:    v.Duration("shutdown.drain_delay", true),
-		ShutdownWait:  v.Duration("shutdown.timeout", false),
+		Lookup: LookupLimits{
+			Timeout:       v.Duration("lookup.timeout", false),
+			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000),
+			QueueWait:     v.Duration("lookup.queue_wait", true),
+		},
+		OTLPEndpoint: v.String("trace.otlp_endpoint"),
+		SampleRatio:  v.Float("trace.sample_ratio", 0, 1),
+		LogLevel:     v.OneOf("log.level", logging.Levels()...),
+		LogFormat:    v.OneOf("log.format", logging.Formats()...),
+		DrainDelay:   v.Duration("shutdown.drain_delay", true),
+		ShutdownWait: v.Duration("shutdown.timeout", false),
 	}
 	// The look-up API reads no topic, so its pods hold no Kafka credentials.
 	if c.Role != RoleAPI {

@@ -35,10 +35,10 @@ type lookupGate struct {
 	wait  time.Duration
 }
 
-func newLookupGate(max int, wait time.Duration) *lookupGate {
+func newLookupGate(maxConcurrent int, wait time.Duration) *lookupGate {
 	g := &lookupGate{wait: wait}
-	if max > 0 {
-		g.slots = make(chan struct{}, max)
+	if maxConcurrent > 0 {
+		g.slots = make(chan struct{}, maxConcurrent)
 	}
 	return g
 }
