@@ -48,6 +48,9 @@ var Settings = []config.Setting{
 	{Key: "mongo.tls.cert_file", Default: "", Usage: "PEM client certificate for MongoDB mutual TLS"},
 	{Key: "mongo.tls.key_file", Default: "", Usage: "PEM client key for MongoDB mutual TLS"},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
+	{Key: "lookup.timeout", Default: "2s", Usage: "deadline of one look-up from its arrival, slot wait and every store call included; then it answers 503 with Retry-After. Keep it below cm-server's cmapi.timeout (3s), so that cm-api answers before cm-server gives up"},
+	{Key: "lookup.max_concurrent", Default: "32", Usage: "most look-ups running MongoDB calls at once in this process; one more waits up to lookup.queue_wait for a slot, then answers 503 with Retry-After (0: no limit)"},
+	{Key: "lookup.queue_wait", Default: "100ms", Usage: "how long a look-up waits for a slot when lookup.max_concurrent are busy (0s: not at all); below lookup.timeout"},
 	{Key: "trace.otlp_endpoint", Default: "", Usage: "OTLP/HTTP URL to export traces to, such as http://otel-collector:4318 (empty: no export)"},
 	{Key: "trace.sample_ratio", Default: "1", Usage: "share of new traces sampled, 0 to 1 (callers' sampling decisions are kept)"},
 	{Key: "log.level", Default: "info", Usage: "debug, info, warn or error"},
@@ -76,6 +79,7 @@ type Config struct {
 	MongoUsername  string
 	MongoPassword  string
 	MongoTimeout   time.Duration
+	Lookup         LookupLimits
 	OTLPEndpoint   string
 	SampleRatio    float64
 	LogLevel       string
@@ -110,12 +114,17 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		MongoUsername: v.String("mongo.username"),
 		MongoPassword: v.Secret("mongo.password"),
 		MongoTimeout:  v.Duration("mongo.timeout", false),
-		OTLPEndpoint:  v.String("trace.otlp_endpoint"),
-		SampleRatio:   v.Float("trace.sample_ratio", 0, 1),
-		LogLevel:      v.OneOf("log.level", logging.Levels()...),
-		LogFormat:     v.OneOf("log.format", logging.Formats()...),
-		DrainDelay:    v.Duration("shutdown.drain_delay", true),
-		ShutdownWait:  v.Duration("shutdown.timeout", false),
+		Lookup: LookupLimits{
+			Timeout:       v.Duration("lookup.timeout", false),
+			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000),
+			QueueWait:     v.Duration("lookup.queue_wait", true),
+		},
+		OTLPEndpoint: v.String("trace.otlp_endpoint"),
+		SampleRatio:  v.Float("trace.sample_ratio", 0, 1),
+		LogLevel:     v.OneOf("log.level", logging.Levels()...),
+		LogFormat:    v.OneOf("log.format", logging.Formats()...),
+		DrainDelay:   v.Duration("shutdown.drain_delay", true),
+		ShutdownWait: v.Duration("shutdown.timeout", false),
 	}
 	// The look-up API reads no topic, so its pods hold no Kafka credentials.
 	if c.Role != RoleAPI {
@@ -126,6 +135,9 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if c.StallTimeout > 0 && c.StallTimeout < 2*c.SessionTimeout {
 		v.Invalid("consumer.stall_timeout", "must be 0s or at least twice kafka.session_timeout: a rebalance must not look like a stall")
+	}
+	if c.Lookup.QueueWait >= c.Lookup.Timeout && c.Lookup.Timeout > 0 {
+		v.Invalid("lookup.queue_wait", "must be shorter than lookup.timeout: a look-up that waited that long has no time left for the store")
 	}
 	if c.MongoPassword != "" && c.MongoUsername == "" {
 		v.Invalid("mongo.username", "is required when mongo.password is set")

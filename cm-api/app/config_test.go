@@ -36,7 +36,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.MongoURI != "mongodb://127.0.0.1:27017/" || c.MongoDatabase != "shop" || c.AuthToken != configTestToken ||
 		len(c.Kafka.Brokers) != 1 || c.Kafka.Brokers[0] != "127.0.0.1:9092" || c.Kafka.SASLMechanism != "" ||
 		c.Kafka.EnvPrefix != "CM_API" || c.LogLevel != "info" || c.LogFormat != "auto" || c.BatchSize != 500 ||
-		c.BatchWait != 20*time.Millisecond || c.DrainDelay != 0 || c.ShutdownWait <= 0 {
+		c.BatchWait != 20*time.Millisecond || c.DrainDelay != 0 || c.ShutdownWait <= 0 ||
+		c.Lookup != (LookupLimits{Timeout: 2 * time.Second, MaxConcurrent: 32, QueueWait: 100 * time.Millisecond}) {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -88,6 +89,12 @@ func TestLoadConfigRefused(t *testing.T) {
 			[]string{"kafka.session_timeout", "CM_API_KAFKA_SESSION_TIMEOUT", "not a duration"}},
 		{"bad log level", []string{"--log.level=loud"}, testEnv{"CM_API_AUTH_TOKEN": configTestToken},
 			[]string{"log.level", `"loud"`}},
+		{"queue wait as long as the look-up", nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_LOOKUP_QUEUE_WAIT": "2s"},
+			[]string{"lookup.queue_wait", "shorter than lookup.timeout", "CM_API_LOOKUP_QUEUE_WAIT"}},
+		{"no look-up deadline", nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_LOOKUP_TIMEOUT": "0s"},
+			[]string{"lookup.timeout", "greater than zero"}},
+		{"negative look-up bound", nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_LOOKUP_MAX_CONCURRENT": "-1"},
+			[]string{"lookup.max_concurrent", "from 0 to 10000"}},
 		{"empty group", nil, testEnv{"CM_API_AUTH_TOKEN": configTestToken, "CM_API_KAFKA_GROUP": " "},
 			[]string{"kafka.group", "is required"}},
 	}

@@ -10,8 +10,9 @@ import (
 	"github.com/scalable-shop/shop/cm-api/internal/kafka"
 )
 
-// metrics are cm-api's consumer figures; HTTP metrics come from httpobserve. The
-// consumer's hot path logs nothing per message: these counters are its record.
+// metrics are cm-api's consumer and look-up figures; HTTP metrics come from
+// httpobserve. The consumer's hot path logs nothing per message: these counters
+// are its record.
 type metrics struct {
 	batchSize   prometheus.Histogram
 	stored      prometheus.Counter
@@ -21,6 +22,10 @@ type metrics struct {
 	deadLetters *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
 	rebalances  prometheus.Counter
+	// Look-ups refused for want of a slot (lookup.max_concurrent) and those
+	// holding one.
+	lookupsShed     prometheus.Counter
+	lookupsInFlight prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,8 +41,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cm_api_consumer_lag",
 			Help: "Records of the topic not yet committed by the consumer group, per partition."}, []string{"partition"}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_consumer_rebalances_total", Help: "Consumer group generations joined."}),
+		lookupsShed: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_lookups_shed_total",
+			Help: "Look-ups answered 503 at once because lookup.max_concurrent look-ups already held the store."}),
+		lookupsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cm_api_lookups_in_flight",
+			Help: "Look-ups running store calls now (at most lookup.max_concurrent)."}),
 	}
-	reg.MustRegister(m.batchSize, m.stored, m.duplicates, m.storeErrors, m.storeTime, m.deadLetters, m.lag, m.rebalances)
+	reg.MustRegister(m.batchSize, m.stored, m.duplicates, m.storeErrors, m.storeTime, m.deadLetters, m.lag, m.rebalances,
+		m.lookupsShed, m.lookupsInFlight)
 	return m
 }
 

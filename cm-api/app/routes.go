@@ -19,8 +19,11 @@ func (s *Server) routes() http.Handler {
 	// The consumer role has no Service: it serves only what the kubelet and
 	// Prometheus ask for, and a look-up sent to it is a 404.
 	if s.role != RoleConsumer {
-		r.With(s.requireToken).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
-		r.With(s.requireToken).Get("/users/{userid}", handleUser(s.log, s.store))
+		// Both look-ups share one bound on the store calls in flight (after the
+		// token: a caller without one takes no slot).
+		lookups := s.limitLookups()
+		r.With(s.requireToken, lookups).Get("/buyList/{userid}", handleBuyList(s.log, s.store, s.cursors))
+		r.With(s.requireToken, lookups).Get("/users/{userid}", handleUser(s.log, s.store))
 		r.Group(openAPI.Routes) // GET /openapi.yaml, /openapi.json
 	}
 	r.Get("/healthz", handleHealthz(s.consumer))

@@ -115,7 +115,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		state = consumer
 	}
 	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, state, reg, m, WithRole(cfg.Role), WithCursorKeys(cursors),
-		WithTracerProvider(tp.TracerProvider), WithServiceTokens(tokens))
+		WithTracerProvider(tp.TracerProvider), WithServiceTokens(tokens), WithLookupLimits(cfg.Lookup))
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

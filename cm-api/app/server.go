@@ -58,6 +58,7 @@ type Server struct {
 	tracerProvider trace.TracerProvider
 	handler        http.Handler
 	shutdown       atomic.Bool
+	lookup         LookupLimits
 }
 
 // Option configures a Server beyond its required dependencies.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -276,6 +277,18 @@ func TestChartDefaultsAgree(t *testing.T) {
 	}
 	if SelectorMatches(&metav1.LabelSelector{MatchLabels: srvPodLabels}, apiDeps["consumer"].Spec.Template.Labels) {
 		t.Errorf("cm-server cmapi.podLabels %v also select cm-api's consumer pods", srvPodLabels)
+	}
+	// cm-api's look-up ends before cm-server's call to it does, so that
+	// cm-server passes on cm-api's JSON 503 instead of timing out itself.
+	dur := func(m map[string]any, key string) time.Duration {
+		d, err := time.ParseDuration(get(m, key))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return d
+	}
+	if l, c := dur(av, "lookup.timeout"), dur(sv, "cmapi.timeout"); l >= c {
+		t.Errorf("cm-api lookup.timeout %v is not below cm-server cmapi.timeout %v", l, c)
 	}
 	eq("egress strimzi cluster", get(srvValues, "networkPolicy.egress.kafka.strimzi.cluster"), get(kv, "clusterName"))
 	eq("egress strimzi namespace", get(srvValues, "networkPolicy.egress.kafka.strimzi.namespace"), kafka.namespace)

@@ -42,6 +42,9 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{cmServer, []string{"config.kafka.sasl.mechanizm=plain"}, []string{"/config/kafka/sasl", "additional properties 'mechanizm' not allowed"}},
 		{cmAPI, []string{"api.autoscaling.maxReplica=3"}, []string{"/api/autoscaling", "additional properties 'maxReplica' not allowed"}},
 		{cmAPI, []string{"consumer.keda.maxReplica=3"}, []string{"/consumer/keda", "additional properties 'maxReplica' not allowed"}},
+		{cmAPI, []string{"config.lookup.max_concurrent=-1"}, []string{"/config/lookup/max_concurrent", "minimum"}},
+		{cmAPI, []string{"config.lookup.timeout=2"}, []string{"/config/lookup/timeout", "got number, want string"}},
+		{cmAPI, []string{"config.lookup.queueWait=1s"}, []string{"/config/lookup", "additional properties 'queueWait' not allowed"}},
 		{cmAPI, []string{"config.mongo.url=mongodb://x"}, []string{"/config/mongo", "additional properties 'url' not allowed"}},
 		// Enums, patterns, ranges.
 		{cmServer, []string{"config.log.level=verbose"}, []string{"/config/log/level", "value must be one of"}},

@@ -98,7 +98,9 @@
       case "network":
         return "The shop could not be reached. Check your connection and try again.";
       case "unavailable":
-        return "The shop cannot " + what + " right now. Please try again in a moment.";
+        // A 503: the shop is overloaded or a part of it is down; either way it
+        // asks to be retried after Retry-After (a second), so "in a moment".
+        return "The shop is busy and cannot " + what + " right now. Please try again in a moment.";
       case "too_many_requests":
         return "The shop is busy. Please wait a moment and try again.";
       case "payload_too_large":

@@ -165,6 +165,37 @@ describe("customer page", () => {
     assert.deepEqual(await allPurchases(userid), [], "the user has no purchases");
   });
 
+  test("a busy shop: a look-up answered 503 says the shop is busy and to try again, and the retry shows the list", async () => {
+    // cm-server's answer when cm-api sheds the look-up or the store misses
+    // cm-api's lookup.timeout (e2e/cmapi/lookup_test.go holds the services to it);
+    // the browser only plays it here, since a slow store cannot be ordered up.
+    const { page } = await open(undefined, { allow: [/status of 503 .*\/getAllUserBuys\//] });
+    const userid = uniqueUser("busy");
+    let refused = 0;
+    await page.route(/\/getAllUserBuys\//, async (route) => {
+      if (refused++ > 0) {
+        return route.continue();
+      }
+      await route.fulfill({
+        status: 503,
+        headers: { "Content-Type": "application/json", "Retry-After": "1" },
+        body: JSON.stringify({ error: { code: "unavailable", message: "purchase history is unavailable right now; retry later" } }),
+      });
+    });
+    await page.getByLabel("User id").fill(userid);
+    await page.getByRole("button", { name: "Show purchases" }).click();
+    const error = page.locator("#purchases-error");
+    await error.waitFor({ state: "visible" });
+    assert.equal(await error.textContent(), "The shop is busy and cannot show the purchases right now. Please try again in a moment.");
+    await screenshot(page, "lookup-busy");
+
+    // Trying again, as the message says, shows the (empty) list.
+    await page.getByRole("button", { name: "Show purchases" }).click();
+    await page.locator("#purchases-empty").waitFor({ state: "visible" });
+    assert.ok(await error.isHidden(), "the busy message goes once the look-up answers");
+    assert.equal(refused, 2);
+  });
+
   test("paging: Load more appends older purchases, newest first, until there are no more", async () => {
     const userid = uniqueUser("carol");
     const start = Date.now() - 2 * 3600 * 1000;
