@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,32 +145,6 @@ func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
 	}
 }
 
-// metric returns the value of one sample of a Prometheus text exposition, or 0.
-func metric(t *testing.T, url, name string, labels ...string) float64 {
-	t.Helper()
-	res, err := client.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	sum := 0.0
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(line, l)
-		}
-		if ok {
-			f, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-			sum += f
-		}
-	}
-	return sum
-}
-
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	needLocal(t)
 	s := startShop(t)
@@ -208,7 +181,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 	for _, c := range checks {
 		testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("%s%v >= %v", c.name, c.labels, c.want), func() bool {
-			return metric(t, c.url, c.name, c.labels...) >= c.want
+			return testenv.Metric(t, c.url, c.name, c.labels...) >= c.want
 		})
 	}
 	// Lag per partition is reported and comes back to zero.
@@ -219,6 +192,6 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		return strings.Contains(string(b), `cm_api_consumer_lag{partition="0"} 0`) && metric(t, api, "cm_api_consumer_lag") == 0
+		return strings.Contains(string(b), `cm_api_consumer_lag{partition="0"} 0`) && testenv.Metric(t, api, "cm_api_consumer_lag") == 0
 	})
 }

@@ -46,7 +46,7 @@ func TestAConsumerWhoseFetchesHangFailsLivenessUntilItMovesAgain(t *testing.T) {
 	waitStoredOn(t, api.URL(), user, 2)
 	testenv.WaitFor(t, 60*time.Second, "cm-api /readyz with every check ok", func() bool { return allUp(api.URL()) })
 
-	freezer.freeze()
+	freezer.Freeze()
 	// A fetch the broker took before the freeze could still answer with records
 	// produced after it: wait until each is answered and the next held back.
 	testenv.WaitFor(t, 30*time.Second, "the broker to answer the fetches it has and hold back the next", func() bool {
@@ -80,7 +80,7 @@ func TestAConsumerWhoseFetchesHangFailsLivenessUntilItMovesAgain(t *testing.T) {
 		t.Fatalf("cm-api /healthz %d after the rejoin with fetches still hanging, want 503", code)
 	}
 
-	freezer.thaw()
+	freezer.Thaw()
 	testenv.WaitFor(t, 120*time.Second, "cm-api /healthz to answer 200 again", func() bool {
 		return healthz(t, api.URL()).code == http.StatusOK
 	})
@@ -160,37 +160,12 @@ func countStoredOn(t *testing.T, api, user string) int {
 // socket of a real broker process (kfake, in this test's process) that hangs;
 // cm-api, a process of its own, is not touched.
 type fetchFreezer struct {
-	mu        sync.Mutex
-	thawed    chan struct{} // nil while not frozen; closed on thaw
-	held      atomic.Int64  // fetch requests held back so far
-	answering atomic.Int64  // fetch requests the broker has and has not answered yet
+	testenv.Gate
+	held      atomic.Int64 // fetch requests held back so far
+	answering atomic.Int64 // fetch requests the broker has and has not answered yet
 }
 
 func newFetchFreezer() *fetchFreezer { return &fetchFreezer{} }
-
-func (f *fetchFreezer) freeze() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.thawed == nil {
-		f.thawed = make(chan struct{})
-	}
-}
-
-func (f *fetchFreezer) thaw() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.thawed != nil {
-		close(f.thawed)
-		f.thawed = nil
-	}
-}
-
-// gate returns the channel to wait on before a fetch may pass, nil to pass now.
-func (f *fetchFreezer) gate() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.thawed
-}
 
 // listen is net.Listen with every accepted connection passing through f.
 func (f *fetchFreezer) listen(network, address string) (net.Listener, error) {
@@ -249,7 +224,7 @@ func (c *freezingConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		fetch := n >= 2 && binary.BigEndian.Uint16(req[4:6]) == fetchAPIKey
-		if thawed := c.f.gate(); fetch && thawed != nil {
+		if thawed := c.f.Wait(); fetch && thawed != nil {
 			c.f.held.Add(1)
 			select {
 			case <-thawed:

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +29,8 @@ import (
 type storeFreezer struct {
 	target string
 	ln     net.Listener
-	mu     sync.Mutex
-	thaw   chan struct{} // nil: not frozen
-	held   atomic.Int64  // find commands waiting now
+	testenv.Gate
+	held   atomic.Int64 // find commands waiting now
 	closed chan struct{}
 }
 
@@ -88,23 +86,6 @@ func (f *storeFreezer) uri(t *testing.T, base string) string {
 	return u.String()
 }
 
-func (f *storeFreezer) freeze() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.thaw == nil {
-		f.thaw = make(chan struct{})
-	}
-}
-
-func (f *storeFreezer) unfreeze() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.thaw != nil {
-		close(f.thaw)
-		f.thaw = nil
-	}
-}
-
 // forward copies client messages to the server one wire message at a time,
 // holding finds while frozen.
 func (f *storeFreezer) forward(up net.Conn, client net.Conn) {
@@ -124,10 +105,7 @@ func (f *storeFreezer) forward(up net.Conn, client net.Conn) {
 			return
 		}
 		if command(msg) == "find" {
-			f.mu.Lock()
-			thaw := f.thaw
-			f.mu.Unlock()
-			if thaw != nil {
+			if thaw := f.Wait(); thaw != nil {
 				f.held.Add(1)
 				select {
 				case <-thaw:
@@ -154,28 +132,6 @@ func command(msg []byte) string {
 		return string(key[:i])
 	}
 	return ""
-}
-
-// metric reads one unlabelled sample from a /metrics page.
-func metric(t *testing.T, base, name string) float64 {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("/metrics of %s has no %s", base, name)
-	return 0
 }
 
 type answer struct {
@@ -242,11 +198,11 @@ func TestLookupsBeyondTheBoundAnswer503WhileTheStoreHoldsTheOthers(t *testing.T)
 	k := testenv.StartKafka(t)
 	srv := testenv.RunServer(t, testenv.Merge(k.ServerEnv(), map[string]string{"CM_SERVER_CMAPI_URL": api.URL, "CM_SERVER_CMAPI_TIMEOUT": "10m"}))
 
-	f.freeze()
+	f.Freeze()
 	held := make(chan answer, 1)
 	go func() { held <- call(t, api.URL+"/buyList/ada") }()
 	testenv.WaitFor(t, 30*time.Second, "the look-up to hold the one slot and wait for the store", func() bool {
-		return f.held.Load() == 1 && metric(t, api.URL, "cm_api_lookups_in_flight") == 1
+		return f.held.Load() == 1 && testenv.Metric(t, api.URL, "cm_api_lookups_in_flight") == 1
 	})
 
 	for _, url := range []string{api.URL + "/buyList/bob", api.URL + "/users/bob", srv.URL + "/getAllUserBuys/bob", srv.URL + "/users/bob"} {
@@ -278,18 +234,18 @@ func TestLookupsBeyondTheBoundAnswer503WhileTheStoreHoldsTheOthers(t *testing.T)
 	if n := f.held.Load(); n != 1 {
 		t.Errorf("%d queries wait at the store, want only the held look-up's: refused look-ups must not reach it", n)
 	}
-	if got := metric(t, api.URL, "cm_api_lookups_shed_total"); got != 4 {
+	if got := testenv.Metric(t, api.URL, "cm_api_lookups_shed_total"); got != 4 {
 		t.Errorf("cm_api_lookups_shed_total = %v, want 4", got)
 	}
 
-	f.unfreeze()
+	f.Thaw()
 	if a := <-held; a.status != http.StatusOK {
 		t.Errorf("the held look-up after the store answered: %d %+v, want 200", a.status, a.body)
 	}
 	if a := call(t, srv.URL+"/getAllUserBuys/bob"); a.status != http.StatusOK {
 		t.Errorf("a look-up after the slot came free: %d %+v, want 200", a.status, a.body)
 	}
-	if got := metric(t, api.URL, "cm_api_lookups_in_flight"); got != 0 {
+	if got := testenv.Metric(t, api.URL, "cm_api_lookups_in_flight"); got != 0 {
 		t.Errorf("cm_api_lookups_in_flight = %v with nothing in flight", got)
 	}
 }
@@ -299,8 +255,8 @@ func TestLookupsBeyondTheBoundAnswer503WhileTheStoreHoldsTheOthers(t *testing.T)
 // the look-up's deadline bounds its store calls.
 func TestALookupEndsAtItsOwnDeadline(t *testing.T) {
 	api, f := startFrozenAPI(t, map[string]string{"CM_API_LOOKUP_TIMEOUT": "1s", "CM_API_MONGO_TIMEOUT": "10m"})
-	f.freeze()
-	defer f.unfreeze()
+	f.Freeze()
+	defer f.Thaw()
 	for _, path := range []string{"/buyList/ada", "/users/ada"} {
 		if a := call(t, api.URL+path); !a.isJSON503() {
 			t.Errorf("GET %s with the store holding its query: %d, Retry-After %q, %+v; want the JSON 503 with Retry-After", path, a.status, a.retryAfter, a.body)
