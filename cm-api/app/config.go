@@ -38,6 +38,9 @@ var Settings = []config.Setting{
 	{Key: "consumer.stall_timeout", Default: "2m", Usage: "a consumer whose partitions have lag but that fetched and stored nothing for this long fails /healthz, so that it is restarted (0s: never)"},
 	{Key: "kafka.batch_size", Default: "500", Usage: "most events written to MongoDB in one batch"},
 	{Key: "kafka.batch_wait", Default: "20ms", Usage: "how long to wait for a batch to fill once it has one event"},
+	{Key: "summaries.group", Default: "", Usage: "consumer group of the projection that counts stored purchases into the user summaries (empty: kafka.group followed by -summaries); the Kafka user needs Read on it"},
+	{Key: "summaries.batch_size", Default: "5000", Usage: "most events the projection counts in one window: each user it touches is written once per window"},
+	{Key: "summaries.window", Default: "500ms", Usage: "how long the projection fills a window once it has one event: how far summaries may trail the purchases"},
 	{Key: "kafka.session_timeout", Default: "10s", Usage: "consumer group session timeout: how soon a dead consumer's partitions move"},
 	{Key: "mongo.uri", Default: "mongodb://127.0.0.1:27017/", Usage: "MongoDB connection string"},
 	{Key: "mongo.database", Default: "shop", Usage: "database holding the purchases"},
@@ -69,6 +72,7 @@ type Config struct {
 	Topic          string
 	DLQTopic       string
 	Group          string
+	Summaries      SummariesConfig
 	BatchSize      int
 	BatchWait      time.Duration
 	SessionTimeout time.Duration
@@ -103,6 +107,8 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		Topic:          v.Required("kafka.topic"),
 		DLQTopic:       v.Required("kafka.dlq_topic"),
 		Group:          v.Required("kafka.group"),
+		Summaries: SummariesConfig{Group: v.String("summaries.group"),
+			BatchSize: v.Int("summaries.batch_size", 1, 100000), Window: v.Duration("summaries.window", true)},
 		BatchSize:      v.Int("kafka.batch_size", 1, 10000),
 		BatchWait:      v.Duration("kafka.batch_wait", true),
 		SessionTimeout: v.Duration("kafka.session_timeout", false),
@@ -126,6 +132,12 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		DrainDelay:   v.Duration("shutdown.drain_delay", true),
 		ShutdownWait: v.Duration("shutdown.timeout", false),
 	}
+	if c.Summaries.Group == "" {
+		c.Summaries.Group = c.Group + "-summaries"
+	}
+	if c.Summaries.Group == c.Group {
+		v.Invalid("summaries.group", "must differ from kafka.group: the projection follows the purchases consumer in a group of its own")
+	}
 	// The look-up API reads no topic, so its pods hold no Kafka credentials.
 	if c.Role != RoleAPI {
 		c.Kafka = kafkaSettings(v)
@@ -143,6 +155,13 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		v.Invalid("mongo.username", "is required when mongo.password is set")
 	}
 	return c, v.Err()
+}
+
+// SummariesConfig are the summaries.* settings of the projection.
+type SummariesConfig struct {
+	Group     string
+	BatchSize int
+	Window    time.Duration
 }
 
 // kafkaSettings reads the kafka.* connection settings, shared by the service and

@@ -13,7 +13,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
-	"github.com/scalable-shop/shop/contract"
 )
 
 // userDoc is a user summary as stored, _id = user id.
@@ -27,16 +26,17 @@ type userDoc struct {
 	LastID     string           `bson:"last_purchase_id"`
 	Applied    map[string]int64 `bson:"applied"`
 	Version    int64            `bson:"v"`
+	AsOf       time.Time        `bson:"as_of,omitempty"`
 }
 
 func (d userDoc) summary() cmapi.Summary {
 	return cmapi.Summary{UserID: d.ID, Username: d.Username, Count: d.Count, TotalCents: d.TotalCents,
-		First: d.First.UTC(), Last: d.Last.UTC(), LastID: d.LastID, Applied: d.Applied, Version: d.Version}
+		First: d.First.UTC(), Last: d.Last.UTC(), LastID: d.LastID, Applied: d.Applied, Version: d.Version, AsOf: d.AsOf.UTC()}
 }
 
 func docOf(s cmapi.Summary) userDoc {
 	return userDoc{ID: s.UserID, Username: s.Username, Count: s.Count, TotalCents: s.TotalCents,
-		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version}
+		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version, AsOf: s.AsOf.Truncate(time.Millisecond)}
 }
 
 // errConflict means another writer changed a summary between our read and write.
@@ -159,23 +159,53 @@ func allDuplicates(bwe mongo.BulkWriteException) bool {
 	return len(bwe.WriteErrors) > 0
 }
 
-// applySummaries counts deliveries into their users' summaries. Deliveries must
-// each own their purchase document (see SavePurchases). A conflict with another
-// writer re-reads and re-applies: Apply skips what the other writer counted.
-func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
-	if len(ds) == 0 {
+// ProjectSummaries counts a window of deliveries into their users' summaries,
+// writing each user it changes once. A delivery counts only if it owns its
+// purchase document (cmapi.Owns), so a duplicate record on the topic is not
+// counted again, while a redelivery after a crash is skipped by the watermark.
+// If any purchase is not stored yet it counts nothing and returns
+// cmapi.ErrNotYetStored: the window is tried again once the purchases are in.
+func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery) (counted int, err error) {
+	if len(window) == 0 {
+		return 0, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, d := range window {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			ids = append(ids, d.ID)
+		}
+	}
+	stored, err := s.storedPositions(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	if missing := len(ids) - len(stored); missing > 0 {
+		return 0, fmt.Errorf("%d of %d purchases: %w", missing, len(ids), cmapi.ErrNotYetStored)
+	}
+	var owners []cmapi.Delivery
+	for _, d := range window {
+		if p := stored[d.ID].delivery(); cmapi.Owns(d, p.Partition, p.Offset) {
+			owners = append(owners, d)
+		}
+	}
+	if err := s.applySummaries(ctx, owners, window); err != nil {
+		return 0, fmt.Errorf("user summaries: %w", err)
+	}
+	return len(owners), nil
+}
+
+// applySummaries folds the owning deliveries into their users' summaries. A
+// conflict with another writer re-reads and re-applies: Apply skips what the
+// other writer counted.
+func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Delivery) error {
+	if len(owners) == 0 {
 		return nil
 	}
-	// Watermarks move forward only, so apply each partition in offset order.
-	sort.SliceStable(ds, func(i, j int) bool {
-		if ds[i].Partition != ds[j].Partition {
-			return ds[i].Partition < ds[j].Partition
-		}
-		return ds[i].Offset < ds[j].Offset
-	})
 	var users []string
 	seen := map[string]bool{}
-	for _, d := range ds {
+	for _, d := range owners {
 		if !seen[d.UserID] {
 			seen[d.UserID] = true
 			users = append(users, d.UserID)
@@ -186,22 +216,9 @@ func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
 		if err != nil {
 			return err
 		}
-		dirty := map[string]bool{}
-		for _, d := range ds {
-			sum := current[d.UserID]
-			if sum.Applied == nil {
-				sum.UserID = d.UserID
-			}
-			if sum.Apply(d) {
-				dirty[d.UserID] = true
-			}
-			current[d.UserID] = sum
-		}
 		var changed []cmapi.Summary
-		for _, u := range users {
-			if dirty[u] {
-				changed = append(changed, current[u])
-			}
+		for _, u := range cmapi.Fold(current, owners, window) {
+			changed = append(changed, current[u])
 		}
 		err = s.writeSummaries(ctx, changed)
 		if !errors.Is(err, errConflict) || attempt == 20 {
@@ -212,9 +229,11 @@ func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
 }
 
 // RebuildUser recomputes a user's summary from the stored purchases, for the
-// rebuild command delivered at (partition, offset). Only the consumer calls it,
-// in partition order, so no purchase of the user is in flight meanwhile.
-func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, offset int64) (before, after cmapi.Summary, err error) {
+// rebuild command delivered at (partition, offset) and stamped at. Only the
+// projection calls it, in partition order, after counting every delivery of
+// the user before the command; see cmapi.Recount for the purchases stored
+// ahead of it and for a command delivered again.
+func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, offset int64, at time.Time) (before, after cmapi.Summary, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -231,11 +250,15 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 		if err := cur.All(ctx, &docs); err != nil {
 			return before, after, err
 		}
-		events := make([]contract.Event, len(docs))
+		purchases := make([]cmapi.Delivery, len(docs))
 		for i, d := range docs {
-			events[i] = d.delivery().Event
+			purchases[i] = d.delivery()
 		}
-		after = cmapi.Recount(before, events, partition, offset)
+		var changed bool
+		after, changed = cmapi.Recount(before, purchases, partition, offset, at)
+		if !changed {
+			return before, after, nil
+		}
 		err = s.writeSummaries(ctx, []cmapi.Summary{after})
 		if !errors.Is(err, errConflict) || attempt == 20 {
 			return before, after, err

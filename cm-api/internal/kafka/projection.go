@@ -1,0 +1,92 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	cmapi "github.com/scalable-shop/shop/cm-api"
+	"github.com/scalable-shop/shop/platform/kafkaconn"
+)
+
+// Summaries is the user summaries' side of the store, which the projection
+// keeps. Any error is treated as transient, like the Store's.
+type Summaries interface {
+	// ProjectSummaries counts a window of deliveries into their users'
+	// summaries; it returns cmapi.ErrNotYetStored, counting nothing, while
+	// any of their purchases is not stored yet.
+	ProjectSummaries(ctx context.Context, window []cmapi.Delivery) (counted int, err error)
+	// RebuildUser recomputes a user's summary for the rebuild command at
+	// (partition, offset), stamped at; running it again changes nothing.
+	RebuildUser(ctx context.Context, userID string, partition int, offset int64, at time.Time) (before, after cmapi.Summary, err error)
+}
+
+// NewProjection returns the projection: a consumer of the same topic in a group
+// of its own (opts.Group) that counts the purchases into the user summaries once
+// the purchases consumer has stored them. It takes the purchases off their
+// critical path: they are visible after one insert per batch, while a
+// summary is written once per user per window (a batch of opts.BatchSize
+// filled for up to opts.BatchWait), however many of the user's purchases the
+// window holds. Its lag (Observe.Lag) is how far the summaries trail.
+func NewProjection(conn *kafkaconn.Conn, sums Summaries, opts ConsumerOptions) *Consumer {
+	c := newConsumer(conn, opts)
+	c.step = func(ctx, work context.Context, batch []kafka.Message, p plan) bool {
+		return c.project(ctx, work, sums, p)
+	}
+	return c
+}
+
+// project counts the batch's purchases, running each rebuild command after the
+// purchases delivered before it and before those after it. Dead letters are the
+// purchases consumer's.
+func (c *Consumer) project(ctx, work context.Context, sums Summaries, p plan) bool {
+	from := 0
+	for _, r := range p.rebuilds {
+		if !c.projectWindow(ctx, work, sums, p.store[from:r.stored]) {
+			return false
+		}
+		if !c.retry(ctx, "rebuild", func() error { return c.rebuild(work, sums, r) }) {
+			return false
+		}
+		from = r.stored
+	}
+	return c.projectWindow(ctx, work, sums, p.store[from:])
+}
+
+// projectWindow counts one window, retrying until it works or ctx ends.
+// Purchases not stored yet are waited for: they are the purchases consumer's
+// work in progress, not a failing store.
+func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, window []cmapi.Delivery) bool {
+	if len(window) == 0 {
+		return true
+	}
+	start := time.Now()
+	return c.retry(ctx, "summaries", func() error {
+		counted, err := sums.ProjectSummaries(work, window)
+		if errors.Is(err, cmapi.ErrNotYetStored) {
+			c.storeAttempt(nil) // the store answered: progress, not a failure
+			return err
+		}
+		c.storeAttempt(err)
+		if err != nil {
+			return err
+		}
+		if c.opts.Observe.Stored != nil {
+			c.opts.Observe.Stored(counted, len(window)-counted, time.Since(start))
+		}
+		return nil
+	})
+}
+
+func (c *Consumer) rebuild(ctx context.Context, sums Summaries, r Rebuild) error {
+	before, after, err := sums.RebuildUser(ctx, r.UserID, r.Partition, r.Offset, r.At)
+	c.storeAttempt(err)
+	if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
+		c.opts.Log.Info("user summary corrected", "userid", r.UserID,
+			"count_before", before.Count, "count_after", after.Count,
+			"total_cents_before", before.TotalCents, "total_cents_after", after.TotalCents)
+	}
+	return err
+}
