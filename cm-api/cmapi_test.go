@@ -114,7 +114,10 @@ func TestRecountOfACommandAlreadyCarriedOutChangesNothing(t *testing.T) {
 
 func TestFoldCountsInOffsetOrderAndDatesWhatItChanged(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(d cmapi.Delivery, sec int) cmapi.Delivery { d.Appended = t0.Add(time.Duration(sec) * time.Second); return d }
+	at := func(d cmapi.Delivery, sec int) cmapi.Delivery {
+		d.Appended = t0.Add(time.Duration(sec) * time.Second)
+		return d
+	}
 	a, b := at(delivery("a", 0, 5, 100, t0, "A"), 1), at(delivery("b", 0, 6, 200, t0, "B"), 2)
 	other := at(delivery("x", 0, 7, 1, t0, "X"), 3) // another user's record, later in the same partition
 	other.UserID = "v"

@@ -90,6 +90,10 @@ func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
 		t.Fatalf("buy: %+v", r)
 	}
 	waitHistory(t, s.URL(), user, 1, 30*time.Second) // look-ups that start their own traces
+	testenv.WaitFor(t, 30*time.Second, "the summary", func() bool { // it trails the purchases
+		st, _, err := userSummary(s.URL(), user)
+		return err == nil && st == http.StatusOK
+	})
 
 	// A caller that already traces: cm-server's span and cm-api's, which reads
 	// the store, are in the caller's trace.

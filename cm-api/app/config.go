@@ -100,13 +100,13 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		return Config{}, err
 	}
 	c := Config{
-		Role:           v.OneOf("role", Roles()...),
-		HTTPAddr:       v.Addr("http.addr"),
-		AuthToken:      v.Secret("auth.token"),
-		Security:       loadSecurity(v),
-		Topic:          v.Required("kafka.topic"),
-		DLQTopic:       v.Required("kafka.dlq_topic"),
-		Group:          v.Required("kafka.group"),
+		Role:      v.OneOf("role", Roles()...),
+		HTTPAddr:  v.Addr("http.addr"),
+		AuthToken: v.Secret("auth.token"),
+		Security:  loadSecurity(v),
+		Topic:     v.Required("kafka.topic"),
+		DLQTopic:  v.Required("kafka.dlq_topic"),
+		Group:     v.Required("kafka.group"),
 		Summaries: SummariesConfig{Group: v.String("summaries.group"),
 			BatchSize: v.Int("summaries.batch_size", 1, 100000), Window: v.Duration("summaries.window", true)},
 		BatchSize:      v.Int("kafka.batch_size", 1, 10000),

@@ -116,6 +116,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Topic: cfg.Topic, Group: cfg.Summaries.Group,
 			BatchSize: cfg.Summaries.BatchSize, BatchWait: cfg.Summaries.Window, SessionTimeout: cfg.SessionTimeout,
 			StallTimeout: cfg.StallTimeout, Log: log.With("consumer", "summaries"), Observe: m.summariesObserver(),
+			QuietBroker: true,
 		})
 		consumers = []*kafka.Consumer{purchases, summaries}
 		state = bothConsumers{purchases, summaries}

@@ -63,6 +63,10 @@ type ConsumerOptions struct {
 	// Tracer continues each purchase's trace from its record headers into a
 	// consumer span around its store write. Nil records no spans.
 	Tracer trace.Tracer
+	// QuietBroker logs Kafka turning failing or recovering at debug level
+	// only: set for the projection, whose brokers and credentials are the
+	// purchases consumer's, which says it once.
+	QuietBroker bool
 }
 
 // Consumer moves events from the topic into the store.
@@ -172,7 +176,7 @@ func (c *Consumer) readerFailed(e readerError) {
 	turned := c.health.readerFailed(time.Now(), explained)
 	c.mu.Unlock()
 	if turned {
-		c.opts.Log.Error("kafka consumer failing", "err", explained)
+		c.opts.Log.Log(context.Background(), c.brokerLevel(slog.LevelError), "kafka consumer failing", "err", explained)
 	}
 }
 
@@ -361,6 +365,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (c *Consumer) reader() *kafka.Reader { return c.rp.Load() }
+
+func (c *Consumer) brokerLevel(l slog.Level) slog.Level {
+	if c.opts.QuietBroker {
+		return slog.LevelDebug
+	}
+	return l
+}
 
 // Close leaves the group (handing partitions over at once) and flushes the DLQ.
 func (c *Consumer) Close() error {
