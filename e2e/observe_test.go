@@ -89,7 +89,7 @@ func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
 	if r := buy(s.URL(), user, "Lu", "4.00", time.Time{}, ""); r.Status != 202 {
 		t.Fatalf("buy: %+v", r)
 	}
-	waitHistory(t, s.URL(), user, 1, 30*time.Second) // look-ups that start their own traces
+	waitHistory(t, s.URL(), user, 1, 30*time.Second)                // look-ups that start their own traces
 	testenv.WaitFor(t, 30*time.Second, "the summary", func() bool { // it trails the purchases
 		st, _, err := userSummary(s.URL(), user)
 		return err == nil && st == http.StatusOK
