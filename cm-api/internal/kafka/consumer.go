@@ -238,6 +238,12 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return batch, nil
 }
 
+func (c *Consumer) inBatch(started bool) {
+	c.mu.Lock()
+	c.health.batch(time.Now(), started)
+	c.mu.Unlock()
+}
+
 func (c *Consumer) fetched() {
 	now := time.Now()
 	c.lastFetch.Store(now.UnixNano())
@@ -250,7 +256,9 @@ func (c *Consumer) fetched() {
 // the heart of the delivery guarantee.
 func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	c.busy.Store(true)
+	c.inBatch(true)
 	defer func() {
+		c.inBatch(false)
 		c.fetched()
 		c.busy.Store(false)
 	}()
