@@ -28,6 +28,16 @@ type Delivery struct {
 // trail the purchases and wait for them (see Owns).
 var ErrNotYetStored = errors.New("purchase not stored yet")
 
+// Skipped reports whether the purchase of d, found not stored, never will be:
+// the purchases consumer's group has committed past d (committed holds its next
+// offset per partition, read before the purchase was looked for) without
+// storing it, as when an operator moved the group's offsets past a backlog.
+// Such a purchase is not counted; any other missing one is waited for.
+func Skipped(d Delivery, committed map[int]int64) bool {
+	c, ok := committed[d.Partition]
+	return ok && c > d.Offset
+}
+
 // Owns reports whether d is the delivery that created its purchase document,
 // whose stored source position is (partition, offset). Only that delivery
 // counts the purchase into the user's summary: a duplicate record on the topic

@@ -141,3 +141,21 @@ func TestOnlyTheDeliveryThatStoredAPurchaseOwnsIt(t *testing.T) {
 		t.Error("ownership is not the exact stored position")
 	}
 }
+
+func TestAPurchaseIsSkippedOnlyIfThePurchasesGroupCommittedPastIt(t *testing.T) {
+	d := delivery("a", 2, 10, 1, time.Time{}, "A")
+	cases := []struct {
+		committed map[int]int64
+		want      bool
+	}{
+		{nil, false},                  // offsets unknown: wait
+		{map[int]int64{2: 10}, false}, // the group is at it: in progress
+		{map[int]int64{2: 11}, true},  // committed past it, and it is not stored
+		{map[int]int64{3: 99}, false}, // another partition says nothing
+	}
+	for _, c := range cases {
+		if got := cmapi.Skipped(d, c.committed); got != c.want {
+			t.Errorf("committed %v: skipped %v, want %v", c.committed, got, c.want)
+		}
+	}
+}

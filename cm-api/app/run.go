@@ -112,7 +112,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
 			StallTimeout: cfg.StallTimeout, Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
 		})
-		summaries := kafka.NewProjection(conn, store, kafka.ConsumerOptions{
+		summaries := kafka.NewProjection(conn, store, cfg.Group, kafka.ConsumerOptions{
 			Topic: cfg.Topic, Group: cfg.Summaries.Group,
 			BatchSize: cfg.Summaries.BatchSize, BatchWait: cfg.Summaries.Window, SessionTimeout: cfg.SessionTimeout,
 			StallTimeout: cfg.StallTimeout, Log: log.With("consumer", "summaries"), Observe: m.summariesObserver(),

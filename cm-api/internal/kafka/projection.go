@@ -16,8 +16,9 @@ import (
 type Summaries interface {
 	// ProjectSummaries counts a window of deliveries into their users'
 	// summaries; it returns cmapi.ErrNotYetStored, counting nothing, while
-	// any of their purchases is not stored yet.
-	ProjectSummaries(ctx context.Context, window []cmapi.Delivery) (counted int, err error)
+	// any of their purchases is not stored yet, unless the purchases group's
+	// committed offsets (read before the call) show it skipped (cmapi.Skipped).
+	ProjectSummaries(ctx context.Context, window []cmapi.Delivery, committed map[int]int64) (counted, skipped int, err error)
 	// RebuildUser recomputes a user's summary for the rebuild command at
 	// (partition, offset), stamped at; running it again changes nothing.
 	RebuildUser(ctx context.Context, userID string, partition int, offset int64, at time.Time) (before, after cmapi.Summary, err error)
@@ -25,15 +26,15 @@ type Summaries interface {
 
 // NewProjection returns the projection: a consumer of the same topic in a group
 // of its own (opts.Group) that counts the purchases into the user summaries once
-// the purchases consumer has stored them. It takes the purchases off their
+// the purchases consumer, whose group is follows, has stored them. It takes the purchases off their
 // critical path: they are visible after one insert per batch, while a
 // summary is written once per user per window (a batch of opts.BatchSize
 // filled for up to opts.BatchWait), however many of the user's purchases the
 // window holds. Its lag (Observe.Lag) is how far the summaries trail.
-func NewProjection(conn *kafkaconn.Conn, sums Summaries, opts ConsumerOptions) *Consumer {
+func NewProjection(conn *kafkaconn.Conn, sums Summaries, follows string, opts ConsumerOptions) *Consumer {
 	c := newConsumer(conn, opts)
 	c.step = func(ctx, work context.Context, batch []kafka.Message, p plan) bool {
-		return c.project(ctx, work, sums, p)
+		return c.project(ctx, work, sums, follows, p)
 	}
 	return c
 }
@@ -41,10 +42,10 @@ func NewProjection(conn *kafkaconn.Conn, sums Summaries, opts ConsumerOptions) *
 // project counts the batch's purchases, running each rebuild command after the
 // purchases delivered before it and before those after it. Dead letters are the
 // purchases consumer's.
-func (c *Consumer) project(ctx, work context.Context, sums Summaries, p plan) bool {
+func (c *Consumer) project(ctx, work context.Context, sums Summaries, follows string, p plan) bool {
 	from := 0
 	for _, r := range p.rebuilds {
-		if !c.projectWindow(ctx, work, sums, p.store[from:r.stored]) {
+		if !c.projectWindow(ctx, work, sums, follows, p.store[from:r.stored]) {
 			return false
 		}
 		if !c.retry(ctx, "rebuild", func() error { return c.rebuild(work, sums, r) }) {
@@ -52,19 +53,27 @@ func (c *Consumer) project(ctx, work context.Context, sums Summaries, p plan) bo
 		}
 		from = r.stored
 	}
-	return c.projectWindow(ctx, work, sums, p.store[from:])
+	return c.projectWindow(ctx, work, sums, follows, p.store[from:])
 }
 
 // projectWindow counts one window, retrying until it works or ctx ends.
 // Purchases not stored yet are waited for: they are the purchases consumer's
 // work in progress, not a failing store.
-func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, window []cmapi.Delivery) bool {
+func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, follows string, window []cmapi.Delivery) bool {
 	if len(window) == 0 {
 		return true
 	}
 	start := time.Now()
 	return c.retry(ctx, "summaries", func() error {
-		counted, err := sums.ProjectSummaries(work, window)
+		// Unknown offsets (Kafka unreachable) skip nothing: every missing
+		// purchase is waited for.
+		octx, cancel := context.WithTimeout(work, 5*time.Second)
+		committed, _, oerr := c.conn.GroupOffsets(octx, follows, c.opts.Topic)
+		cancel()
+		if oerr != nil {
+			committed = nil
+		}
+		counted, skipped, err := sums.ProjectSummaries(work, window, committed)
 		if errors.Is(err, cmapi.ErrNotYetStored) {
 			c.storeAttempt(nil) // the store answered: progress, not a failure
 			return err
@@ -72,6 +81,10 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, wind
 		c.storeAttempt(err)
 		if err != nil {
 			return err
+		}
+		if skipped > 0 {
+			c.opts.Log.Warn("purchases the purchases consumer skipped without storing them are not counted into the summaries",
+				"skipped", skipped, "group", follows)
 		}
 		if c.opts.Observe.Stored != nil {
 			c.opts.Observe.Stored(counted, len(window)-counted, time.Since(start))

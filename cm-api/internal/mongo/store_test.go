@@ -77,7 +77,7 @@ func save(t *testing.T, s *mongo.Store, batch []cmapi.Delivery) (inserted, dupli
 	if err != nil {
 		t.Fatalf("save: %v", err)
 	}
-	if _, err := s.ProjectSummaries(context.Background(), batch); err != nil {
+	if _, _, err := s.ProjectSummaries(context.Background(), batch, nil); err != nil {
 		t.Fatalf("project: %v", err)
 	}
 	return ins, dup
@@ -117,7 +117,8 @@ func TestTheProjectionWaitsForThePurchases(t *testing.T) {
 	if _, _, err := s.SavePurchases(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ProjectSummaries(ctx, second); !errors.Is(err, cmapi.ErrNotYetStored) {
+	// The purchases group is at offset 2: purchase 2 is on its way, not skipped.
+	if _, _, err := s.ProjectSummaries(ctx, second, map[int]int64{0: 2}); !errors.Is(err, cmapi.ErrNotYetStored) {
 		t.Fatalf("projecting before purchase 2 is stored: %v, want ErrNotYetStored", err)
 	}
 	if _, ok, _ := s.User(ctx, "dan"); ok {
@@ -126,11 +127,29 @@ func TestTheProjectionWaitsForThePurchases(t *testing.T) {
 	if _, _, err := s.SavePurchases(ctx, second); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.ProjectSummaries(ctx, second); err != nil || n != 2 {
+	if n, _, err := s.ProjectSummaries(ctx, second, nil); err != nil || n != 2 {
 		t.Fatalf("projecting once stored: %d counted, %v", n, err)
 	}
 	if dan := summary(t, s, "dan"); dan.Count != 2 || dan.TotalCents != 203 {
 		t.Errorf("dan: %d purchases, %d cents; want 2 and 203", dan.Count, dan.TotalCents)
+	}
+}
+
+// An operator moved the purchases group past a backlog: those purchases are
+// never stored, and the projection must count the rest instead of waiting.
+func TestPurchasesTheConsumerSkippedAreNotWaitedFor(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	stored, skippedOne := d("eve", 1, 0, 1), d("eve", 2, 0, 2)
+	if _, _, err := s.SavePurchases(ctx, []cmapi.Delivery{stored}); err != nil {
+		t.Fatal(err)
+	}
+	n, skipped, err := s.ProjectSummaries(ctx, []cmapi.Delivery{stored, skippedOne}, map[int]int64{0: 3})
+	if err != nil || n != 1 || skipped != 1 {
+		t.Fatalf("counted %d, skipped %d, err %v; want 1, 1 and none", n, skipped, err)
+	}
+	if eve := summary(t, s, "eve"); eve.Count != 1 || eve.TotalCents != 101 {
+		t.Errorf("eve: %d purchases, %d cents; want 1 and 101", eve.Count, eve.TotalCents)
 	}
 }
 
@@ -190,7 +209,7 @@ func TestRebuildRecountsFromThePurchases(t *testing.T) {
 		}
 	}
 	// Then the later records, and a redelivery of old records and of a command.
-	if _, err := s.ProjectSummaries(ctx, later); err != nil {
+	if _, _, err := s.ProjectSummaries(ctx, later, nil); err != nil {
 		t.Fatal(err)
 	}
 	save(t, s, batch)

@@ -163,11 +163,13 @@ func allDuplicates(bwe mongo.BulkWriteException) bool {
 // writing each user it changes once. A delivery counts only if it owns its
 // purchase document (cmapi.Owns), so a duplicate record on the topic is not
 // counted again, while a redelivery after a crash is skipped by the watermark.
-// If any purchase is not stored yet it counts nothing and returns
+// If a purchase is not stored yet it counts nothing and returns
 // cmapi.ErrNotYetStored: the window is tried again once the purchases are in.
-func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery) (counted int, err error) {
+// A purchase the purchases consumer skipped (cmapi.Skipped, by its group's
+// committed offsets, read before this call) is not counted.
+func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, committed map[int]int64) (counted, skipped int, err error) {
 	if len(window) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	var ids []string
 	seen := map[string]bool{}
@@ -179,21 +181,28 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery) (
 	}
 	stored, err := s.storedPositions(ctx, ids)
 	if err != nil {
-		return 0, err
-	}
-	if missing := len(ids) - len(stored); missing > 0 {
-		return 0, fmt.Errorf("%d of %d purchases: %w", missing, len(ids), cmapi.ErrNotYetStored)
+		return 0, 0, err
 	}
 	var owners []cmapi.Delivery
+	waiting := 0
 	for _, d := range window {
-		if p := stored[d.ID].delivery(); cmapi.Owns(d, p.Partition, p.Offset) {
+		doc, ok := stored[d.ID]
+		switch {
+		case !ok && cmapi.Skipped(d, committed):
+			skipped++
+		case !ok:
+			waiting++
+		case cmapi.Owns(d, doc.SrcPartition, doc.delivery().Offset):
 			owners = append(owners, d)
 		}
 	}
-	if err := s.applySummaries(ctx, owners, window); err != nil {
-		return 0, fmt.Errorf("user summaries: %w", err)
+	if waiting > 0 {
+		return 0, 0, fmt.Errorf("%d of %d deliveries: %w", waiting, len(window), cmapi.ErrNotYetStored)
 	}
-	return len(owners), nil
+	if err := s.applySummaries(ctx, owners, window); err != nil {
+		return 0, 0, fmt.Errorf("user summaries: %w", err)
+	}
+	return len(owners), skipped, nil
 }
 
 // applySummaries folds the owning deliveries into their users' summaries. A
