@@ -33,8 +33,11 @@ type Summaries interface {
 // window holds. Its lag (Observe.Lag) is how far the summaries trail.
 func NewProjection(conn *kafkaconn.Conn, sums Summaries, follows string, opts ConsumerOptions) *Consumer {
 	c := newConsumer(conn, opts)
-	c.step = func(ctx, work context.Context, batch []kafka.Message, p plan) bool {
-		return c.project(ctx, work, sums, follows, p)
+	// Unlike a batch of purchases, a window may be cut short by shutdown: each
+	// summary is written whole, with its watermark, so a redelivered window
+	// counts what is left and nothing twice.
+	c.step = func(ctx, _ context.Context, batch []kafka.Message, p plan) bool {
+		return c.project(ctx, ctx, sums, follows, p)
 	}
 	return c
 }
@@ -74,6 +77,9 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, foll
 			committed = nil
 		}
 		counted, skipped, err := sums.ProjectSummaries(work, window, committed)
+		if err != nil && work.Err() != nil {
+			return err // shutting down: not a store failure
+		}
 		if errors.Is(err, cmapi.ErrNotYetStored) {
 			c.storeAttempt(nil) // the store answered: progress, not a failure
 			return err
@@ -95,6 +101,9 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, foll
 
 func (c *Consumer) rebuild(ctx context.Context, sums Summaries, r Rebuild) error {
 	before, after, err := sums.RebuildUser(ctx, r.UserID, r.Partition, r.Offset, r.At)
+	if err != nil && ctx.Err() != nil {
+		return err // shutting down: not a store failure
+	}
 	c.storeAttempt(err)
 	if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
 		c.opts.Log.Info("user summary corrected", "userid", r.UserID,
