@@ -34,6 +34,9 @@ type bench struct {
 	k       kafkaSetup
 	lag     *lagger
 	pgURL   string
+	// sqliteDir, when set, runs FerretDB on SQLite as make run does: the
+	// embedded stack.
+	sqliteDir string
 	binDir  string
 	outDir  string
 	logDir  string
@@ -56,11 +59,12 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	b := &bench{}
 	fs.StringVar(&b.pgURL, "pg", "", "PostgreSQL URL for FerretDB (database must exist)")
+	fs.StringVar(&b.sqliteDir, "sqlite", "", "folder for FerretDB's SQLite files: the embedded store of make run, instead of -pg")
 	fs.StringVar(&b.binDir, "bin", "", "directory holding the cm-server and cm-api binaries")
 	fs.StringVar(&b.outDir, "out", "out/bench", "where the JSON report and logs go")
 	_ = fs.Parse(args)
-	if b.pgURL == "" || b.binDir == "" {
-		return fmt.Errorf("run needs -pg and -bin")
+	if (b.pgURL == "") == (b.sqliteDir == "") || b.binDir == "" {
+		return fmt.Errorf("run needs -bin and one of -pg and -sqlite")
 	}
 	sc, err := scaleFromEnv()
 	if err != nil {
@@ -76,7 +80,10 @@ func runBench(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
 		return err
 	}
-	b.rep = report{Started: time.Now().UTC(), Scale: sc, Machine: machine(), Profile: b.profile}
+	b.rep = report{Started: time.Now().UTC(), Scale: sc, Machine: machine(), Profile: b.profile, Stack: "bench (FerretDB on PostgreSQL)"}
+	if b.sqliteDir != "" {
+		b.rep.Stack = "embedded (FerretDB on SQLite, as make run)"
+	}
 	defer b.stopAll()
 
 	steps := []struct {
@@ -129,7 +136,11 @@ func (b *bench) startBase(ctx context.Context) error {
 		b.ferretPprof = freeAddr()
 		ferretEnv = []string{"BENCH_PPROF_ADDR=" + b.ferretPprof}
 	}
-	if b.ferret, err = startProc("ferretdb", b.self, []string{"ferretdb", "-listen", addr, "-pg", b.pgURL}, ferretEnv, b.logDir); err != nil {
+	store := []string{"-pg", b.pgURL}
+	if b.sqliteDir != "" {
+		store = []string{"-sqlite", b.sqliteDir}
+	}
+	if b.ferret, err = startProc("ferretdb", b.self, append([]string{"ferretdb", "-listen", addr}, store...), ferretEnv, b.logDir); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, addr, 30*time.Second, b.ferret); err != nil {
