@@ -51,6 +51,7 @@ var Settings = []config.Setting{
 	{Key: "mongo.tls.cert_file", Default: "", Usage: "PEM client certificate for MongoDB mutual TLS"},
 	{Key: "mongo.tls.key_file", Default: "", Usage: "PEM client key for MongoDB mutual TLS"},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
+	{Key: "mongo.summary_collections", Default: "1", Usage: "collections the user summaries are spread over by a hash of the user id (users, users_1, …): keep 1 on MongoDB; FerretDB's SQLite backend reads a whole collection per conditional summary write, so make run uses 64. Changing it moves no summary: rebuild them (cm-api users rebuild)"},
 	{Key: "lookup.timeout", Default: "2s", Usage: "deadline of one look-up from its arrival, slot wait and every store call included; then it answers 503 with Retry-After. Keep it below cm-server's cmapi.timeout (3s), so that cm-api answers before cm-server gives up"},
 	{Key: "lookup.max_concurrent", Default: "32", Usage: "most look-ups running MongoDB calls at once in this process; one more waits up to lookup.queue_wait for a slot, then answers 503 with Retry-After (0: no limit)"},
 	{Key: "lookup.queue_wait", Default: "100ms", Usage: "how long a look-up waits for a slot when lookup.max_concurrent are busy (0s: not at all); below lookup.timeout"},
@@ -83,13 +84,15 @@ type Config struct {
 	MongoUsername  string
 	MongoPassword  string
 	MongoTimeout   time.Duration
-	Lookup         LookupLimits
-	OTLPEndpoint   string
-	SampleRatio    float64
-	LogLevel       string
-	LogFormat      string
-	DrainDelay     time.Duration
-	ShutdownWait   time.Duration
+	// SummaryCollections is mongo.summary_collections.
+	SummaryCollections int
+	Lookup             LookupLimits
+	OTLPEndpoint       string
+	SampleRatio        float64
+	LogLevel           string
+	LogFormat          string
+	DrainDelay         time.Duration
+	ShutdownWait       time.Duration
 }
 
 // LoadConfig reads and validates the configuration; its error is one line naming
@@ -115,11 +118,12 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		StallTimeout:   v.Duration("consumer.stall_timeout", true),
 		Cursor: CursorConfig{Key: v.Secret("cursor.key"), KeyFile: v.String("cursor.key_file"),
 			PreviousKey: v.Secret("cursor.previous_key"), PreviousKeyFile: v.String("cursor.previous_key_file")},
-		MongoURI:      v.Required("mongo.uri"),
-		MongoDatabase: v.Required("mongo.database"),
-		MongoUsername: v.String("mongo.username"),
-		MongoPassword: v.Secret("mongo.password"),
-		MongoTimeout:  v.Duration("mongo.timeout", false),
+		MongoURI:           v.Required("mongo.uri"),
+		MongoDatabase:      v.Required("mongo.database"),
+		MongoUsername:      v.String("mongo.username"),
+		MongoPassword:      v.Secret("mongo.password"),
+		MongoTimeout:       v.Duration("mongo.timeout", false),
+		SummaryCollections: v.Int("mongo.summary_collections", 1, 1024),
 		Lookup: LookupLimits{
 			Timeout:       v.Duration("lookup.timeout", false),
 			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000),

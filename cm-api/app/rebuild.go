@@ -39,7 +39,8 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("config: %w", err)
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
+		SummaryCollections: cfg.SummaryCollections})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

@@ -76,7 +76,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("config: cursor key file: %w (set %s_CURSOR_KEY_FILE and _PREVIOUS_KEY_FILE to readable, non-empty files)", err, EnvPrefix)
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
+		SummaryCollections: cfg.SummaryCollections})
 	if err != nil {
 		return fmt.Errorf("config: %w (set %s_MONGO_URI to a mongodb:// URI)", err, EnvPrefix)
 	}

@@ -33,13 +33,16 @@ type Options struct {
 	Timeout  time.Duration
 	// TLS, when set, is used for every connection (mongo.tls.*).
 	TLS *tls.Config
+	// SummaryCollections spreads the user summaries over this many
+	// collections (users, users_1, …; 0 or 1: users alone). See users.go.
+	SummaryCollections int
 }
 
 // Store is the purchases collection.
 type Store struct {
 	client    *mongo.Client
 	purchases *mongo.Collection
-	users     *mongo.Collection
+	users     []*mongo.Collection // see usersOf
 	timeout   time.Duration
 	indexed   atomic.Bool
 	reach     *reachability
@@ -91,7 +94,11 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("mongo.uri: %w", err)
 	}
 	db := client.Database(o.Database)
-	return &Store{client: client, purchases: db.Collection("purchases"), users: db.Collection("users"), timeout: o.Timeout, reach: reach}, nil
+	users := []*mongo.Collection{db.Collection("users")}
+	for i := 1; i < o.SummaryCollections; i++ {
+		users = append(users, db.Collection(fmt.Sprintf("users_%d", i)))
+	}
+	return &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}, nil
 }
 
 // Close disconnects.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,14 @@ import (
 
 func openStore(t *testing.T) (*mongo.Store, *drv.Database) {
 	t.Helper()
+	return openStoreOver(t, 1)
+}
+
+// openStoreOver opens a store whose summaries are spread over n collections.
+func openStoreOver(t *testing.T, n int) (*mongo.Store, *drv.Database) {
+	t.Helper()
 	uri, db := infra.MongoURI, database()
-	s, err := mongo.Open(mongo.Options{URI: uri, Database: db, Timeout: 10 * time.Second})
+	s, err := mongo.Open(mongo.Options{URI: uri, Database: db, Timeout: 10 * time.Second, SummaryCollections: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +230,45 @@ func TestRebuildRecountsFromThePurchases(t *testing.T) {
 		if sum.Count != c || sum.TotalCents != cents || c != want[u] {
 			t.Errorf("%s: summary %d/%d, purchases %d/%d (want %d purchases)", u, sum.Count, sum.TotalCents, c, cents, want[u])
 		}
+	}
+}
+
+// Spread over collections, as make run does, summaries stay exact, each user's
+// in one place: the same redeliveries, duplicates and rebuilds as above.
+func TestSummariesSpreadOverCollectionsStayExact(t *testing.T) {
+	s, db := openStoreOver(t, 8)
+	ctx := context.Background()
+	var batch []cmapi.Delivery
+	for i := range 60 {
+		batch = append(batch, d(fmt.Sprintf("s%d", i%12), i, i%3, int64(i)))
+	}
+	save(t, s, batch)
+	save(t, s, append(batch[:10:10], d("s0", 0, 0, 99))) // a redelivery and a producer's copy
+	for i, u := range []string{"s0", "s1"} {
+		if _, _, err := s.RebuildUser(ctx, u, i%3, int64(200+i), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 12 {
+		u := fmt.Sprintf("s%d", i)
+		sum := summary(t, s, u)
+		c, cents := truth(t, db, u)
+		if sum.Count != 5 || sum.Count != c || sum.TotalCents != cents {
+			t.Errorf("%s: summary %d/%d, purchases %d/%d (want 5 purchases)", u, sum.Count, sum.TotalCents, c, cents)
+		}
+	}
+	names, err := db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := 0
+	for _, n := range names {
+		if n == "users" || strings.HasPrefix(n, "users_") {
+			spread++
+		}
+	}
+	if spread < 4 {
+		t.Errorf("12 users' summaries are in %d collections (%v), want them spread over most of 8", spread, names)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
@@ -39,6 +40,22 @@ func docOf(s cmapi.Summary) userDoc {
 		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version, AsOf: s.AsOf.Truncate(time.Millisecond)}
 }
 
+// usersOf is the collection holding a user's summary. With more than one
+// (mongo.summary_collections), a user's is chosen by a hash of the id, so
+// that it is the same for every process. That exists for FerretDB's SQLite
+// backend, which reads a whole collection for each conditional replace (its
+// filter {_id, v} is not pushed down): the cost of a summary write grows with
+// the users in the collection the summary is in. On MongoDB one collection
+// is right: the filter is served by the _id index.
+func (s *Store) usersOf(userID string) *mongo.Collection {
+	if len(s.users) == 1 {
+		return s.users[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	return s.users[h.Sum32()%uint32(len(s.users))]
+}
+
 // errConflict means another writer changed a summary between our read and write.
 var errConflict = errors.New("user summary changed concurrently")
 
@@ -50,7 +67,7 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var d userDoc
-	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
+	err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return cmapi.Summary{}, false, nil
 	}
@@ -60,21 +77,29 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 	return d.summary(), true, nil
 }
 
-// readSummaries returns the stored summaries of users, keyed by id.
+// readSummaries returns the stored summaries of users, keyed by id: one $in
+// per collection holding any of them.
 func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	cur, err := s.users.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: users}}}})
-	if err != nil {
-		return nil, err
+	byColl := map[*mongo.Collection][]string{}
+	for _, u := range users {
+		c := s.usersOf(u)
+		byColl[c] = append(byColl[c], u)
 	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
-	}
-	out := make(map[string]cmapi.Summary, len(docs))
-	for _, d := range docs {
-		out[d.ID] = d.summary()
+	out := make(map[string]cmapi.Summary, len(users))
+	for c, ids := range byColl {
+		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return nil, err
+		}
+		var docs []userDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			out[d.ID] = d.summary()
+		}
 	}
 	return out, nil
 }
@@ -85,25 +110,39 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	if len(changed) == 0 {
 		return nil
 	}
-	// Inserts first, then replaces: the driver sends a run of one kind as one
-	// command, so this makes two commands instead of one per change of kind.
-	var inserts, replaces []mongo.WriteModel
+	// Per collection, inserts first, then replaces: the driver sends a run of
+	// one kind as one command, so this makes two commands instead of one per
+	// change of kind.
+	type chunk struct {
+		coll   *mongo.Collection
+		models []mongo.WriteModel
+	}
+	inserts, replaces := map[*mongo.Collection][]mongo.WriteModel{}, map[*mongo.Collection][]mongo.WriteModel{}
+	var colls []*mongo.Collection // in a fixed order
+	nReplaces := 0
 	for _, sum := range changed {
+		c := s.usersOf(sum.UserID)
+		if inserts[c] == nil && replaces[c] == nil {
+			colls = append(colls, c)
+		}
 		doc := docOf(sum)
 		doc.Version = sum.Version + 1
 		if sum.Version == 0 {
-			inserts = append(inserts, mongo.NewInsertOneModel().SetDocument(doc))
+			inserts[c] = append(inserts[c], mongo.NewInsertOneModel().SetDocument(doc))
 			continue
 		}
-		replaces = append(replaces, mongo.NewReplaceOneModel().
+		nReplaces++
+		replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: sum.UserID}, {Key: "v", Value: sum.Version}}).
 			SetReplacement(doc))
 	}
-	models := append(inserts, replaces...)
-	var chunks [][]mongo.WriteModel
-	for len(models) > 0 {
-		n := min(len(models), summaryWriteChunk)
-		chunks, models = append(chunks, models[:n]), models[n:]
+	var chunks []chunk
+	for _, c := range colls {
+		models := append(inserts[c], replaces[c]...)
+		for len(models) > 0 {
+			n := min(len(models), summaryWriteChunk)
+			chunks, models = append(chunks, chunk{c, models[:n]}), models[n:]
+		}
 	}
 	// Chunks go out a few at a time: the database commits them side by side
 	// instead of one after another. A conflict does not stop the others.
@@ -113,7 +152,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 		conflicts bool
 	)
 	err := s.roundTrips(ctx, len(chunks), summaryWriters, func(ctx context.Context, i int) error {
-		res, err := s.users.BulkWrite(ctx, chunks[i], options.BulkWrite().SetOrdered(false))
+		res, err := chunks[i].coll.BulkWrite(ctx, chunks[i].models, options.BulkWrite().SetOrdered(false))
 		var bwe mongo.BulkWriteException
 		if err != nil && errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
 			err = errConflict // a summary we thought new was created meanwhile
@@ -133,7 +172,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	if err != nil {
 		return err
 	}
-	if conflicts || matched < int64(len(replaces)) {
+	if conflicts || matched < int64(nReplaces) {
 		return errConflict
 	}
 	return nil

@@ -212,6 +212,9 @@ func (b *bench) startAPI(ctx context.Context) error {
 		"CM_API_HTTP_ADDR="+addr, "CM_API_AUTH_TOKEN="+token, "CM_API_CURSOR_KEY=bench-cursor-key", "CM_API_MONGO_URI="+b.mongoURI,
 		"CM_API_KAFKA_GROUP="+b.k.Group, "CM_API_KAFKA_TOPIC="+b.k.Topic,
 		"CM_API_LOG_FORMAT=json", "CM_API_LOG_LEVEL="+b.logLevel())
+	if b.sqliteDir != "" {
+		envs = append(envs, "CM_API_MONGO_SUMMARY_COLLECTIONS=64") // as make run (localstack/shop.go)
+	}
 	if b.profile {
 		b.apiPprof = freeAddr()
 		envs = append(envs, "BENCH_PPROF_ADDR="+b.apiPprof)
