@@ -30,18 +30,18 @@ const token = "bench-service-token"
 
 // bench is one run: the stack, the settings and everything measured.
 type bench struct {
-	sc      scale
-	k       kafkaSetup
-	lag     *lagger
-	pgURL   string
+	sc    scale
+	k     kafkaSetup
+	lag   *lagger
+	pgURL string
 	// sqliteDir, when set, runs FerretDB on SQLite as make run does: the
 	// embedded stack.
 	sqliteDir string
-	binDir  string
-	outDir  string
-	logDir  string
-	profile bool
-	self    string // this executable, for the children
+	binDir    string
+	outDir    string
+	logDir    string
+	profile   bool
+	self      string // this executable, for the children
 
 	ferret, api, server, trivial *proc
 	mongoURI                     string
