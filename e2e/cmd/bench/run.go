@@ -30,13 +30,11 @@ const token = "bench-service-token"
 
 // bench is one run: the stack, the settings and everything measured.
 type bench struct {
-	sc    scale
-	k     kafkaSetup
-	lag   *lagger
-	pgURL string
-	// sqliteDir, when set, runs FerretDB on SQLite as make run does: the
-	// embedded stack.
-	sqliteDir string
+	sc        scale
+	k         kafkaSetup
+	lag       *lagger
+	pgURL     string
+	sqliteDir string // instead of pgURL: FerretDB on SQLite as make run, the embedded stack
 	binDir    string
 	outDir    string
 	logDir    string
