@@ -4,6 +4,9 @@
 package cmapi
 
 import (
+	"cmp"
+	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +19,31 @@ type Delivery struct {
 	contract.Event
 	Partition int
 	Offset    int64
+	// Appended is the record's timestamp: every purchase acknowledged to a
+	// buyer before it sits at a lower offset of its partition.
+	Appended time.Time
+}
+
+// ErrNotYetStored means a delivery's purchase is not stored yet: the summaries
+// trail the purchases and wait for them (see Owns).
+var ErrNotYetStored = errors.New("purchase not stored yet")
+
+// Skipped reports whether the purchase of d, found not stored, never will be:
+// the purchases consumer's group has committed past d (committed holds its next
+// offset per partition, read before the purchase was looked for) without
+// storing it, as when an operator moved the group's offsets past a backlog.
+// Such a purchase is not counted; any other missing one is waited for.
+func Skipped(d Delivery, committed map[int]int64) bool {
+	c, ok := committed[d.Partition]
+	return ok && c > d.Offset
+}
+
+// Owns reports whether d is the delivery that created its purchase document,
+// whose stored source position is (partition, offset). Only that delivery
+// counts the purchase into the user's summary: a duplicate record on the topic
+// does not, and a redelivery of the owner is skipped by the watermark.
+func Owns(d Delivery, partition int, offset int64) bool {
+	return d.Partition == partition && d.Offset == offset
 }
 
 // Summary is a user's record: totals over every purchase counted so far.
@@ -36,6 +64,10 @@ type Summary struct {
 	LastID      string
 	Applied     map[string]int64
 	Version     int64
+	// AsOf: every purchase of the user acknowledged before it is counted. The
+	// projection sets it to the newest record time of the user's partition in
+	// the window it last wrote the summary in, so it is a lower bound.
+	AsOf time.Time
 }
 
 // Counted reports whether the delivery at (partition, offset) is already in s.
@@ -70,23 +102,65 @@ func (s *Summary) add(e contract.Event) {
 	s.TotalCents += e.PriceCents
 }
 
-// Recount returns s recomputed from every stored purchase of the user, with the
-// watermark of partition raised to offset: the position of the rebuild command
-// that asked for it. The consumer handles that command in partition order after
-// every earlier delivery of the user, so nothing it counts is still in flight.
-func Recount(s Summary, purchases []contract.Event, partition int, offset int64) Summary {
+// Recount returns s recomputed from every stored purchase of the user, for the
+// rebuild command at (partition, offset) stamped at: the purchases stored from
+// a later record of that partition are left to the projection, which counts
+// them after the command, and the watermark of partition becomes offset. It
+// reports false, and returns s, if s already counts that position: the command
+// was carried out before (a redelivery), and counting again would drop what the
+// projection has counted since.
+func Recount(s Summary, purchases []Delivery, partition int, offset int64, at time.Time) (Summary, bool) {
+	if s.Counted(partition, offset) {
+		return s, false
+	}
 	applied := map[string]int64{}
 	for p, w := range s.Applied {
 		applied[p] = w
 	}
-	if w, ok := applied[strconv.Itoa(partition)]; !ok || offset > w {
-		applied[strconv.Itoa(partition)] = offset
+	applied[strconv.Itoa(partition)] = offset
+	out := Summary{UserID: s.UserID, Applied: applied, Version: s.Version, AsOf: at}
+	for _, d := range purchases {
+		if d.Partition == partition && d.Offset > offset {
+			continue
+		}
+		out.add(d.Event)
 	}
-	out := Summary{UserID: s.UserID, Applied: applied, Version: s.Version}
-	for _, e := range purchases {
-		out.add(e)
+	return out, true
+}
+
+// Fold counts the owning deliveries into the summaries in current (keyed by
+// user, missing ones start empty), in partition and offset order, and dates
+// each changed summary with the newest record time of its partition among
+// window, the deliveries read in the same pass. It returns the changed users.
+func Fold(current map[string]Summary, counted, window []Delivery) []string {
+	newest := map[int]time.Time{}
+	for _, d := range window {
+		if d.Appended.After(newest[d.Partition]) {
+			newest[d.Partition] = d.Appended
+		}
 	}
-	return out
+	// Watermarks move forward only, so each partition goes in offset order.
+	counted = slices.Clone(counted)
+	slices.SortStableFunc(counted, func(a, b Delivery) int {
+		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+	})
+	var changed []string
+	dirty := map[string]bool{}
+	for _, d := range counted {
+		sum := current[d.UserID]
+		sum.UserID = d.UserID
+		if sum.Apply(d) {
+			if at := newest[d.Partition]; at.After(sum.AsOf) {
+				sum.AsOf = at
+			}
+			if !dirty[d.UserID] {
+				dirty[d.UserID] = true
+				changed = append(changed, d.UserID)
+			}
+		}
+		current[d.UserID] = sum
+	}
+	return changed
 }
 
 // View is the summary as the API shows it.
@@ -94,5 +168,6 @@ func (s Summary) View() contract.UserSummary {
 	return contract.UserSummary{
 		UserID: s.UserID, Username: s.Username, PurchaseCount: s.Count,
 		TotalSpent: contract.FormatPrice(s.TotalCents), FirstPurchase: s.First.UTC(), LastPurchase: s.Last.UTC(),
+		AsOf: s.AsOf.UTC(),
 	}
 }

@@ -40,6 +40,10 @@ type UserSummary struct {
 	TotalSpent    string    `json:"total_spent"` // decimal, like prices
 	FirstPurchase time.Time `json:"first_purchase"`
 	LastPurchase  time.Time `json:"last_purchase"`
+	// AsOf: every purchase of the user acknowledged before this time is
+	// counted. Summaries trail the purchases by about a second; absent for a
+	// summary stored before summaries carried it.
+	AsOf time.Time `json:"as_of,omitzero"`
 }
 
 // Paging limits of the look-up APIs.

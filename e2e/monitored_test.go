@@ -63,7 +63,7 @@ func TestDashboardAndAlertsQueryExportedMetrics(t *testing.T) {
 	// The lag is reported every few seconds, after the first look at the group.
 	testenv.WaitFor(t, 30*time.Second, "a dead letter, a stored purchase and the lag", func() bool {
 		return testenv.Metric(t, s.api.URL(), "cm_api_dead_letters_total") >= 1 && testenv.Metric(t, s.api.URL(), "cm_api_purchases_stored_total") >= 1 &&
-			exportedNames(t, s.api.URL())["cm_api_consumer_lag"]
+			exportedNames(t, s.api.URL())["cm_api_consumer_lag"] && exportedNames(t, s.api.URL())["cm_api_summaries_lag"]
 	})
 	_ = history(t, s.URL(), uid("mia")) // a look-up, for the look-up panel
 	exported := exportedNames(t, s.URL())

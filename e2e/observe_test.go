@@ -89,7 +89,11 @@ func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
 	if r := buy(s.URL(), user, "Lu", "4.00", time.Time{}, ""); r.Status != 202 {
 		t.Fatalf("buy: %+v", r)
 	}
-	waitHistory(t, s.URL(), user, 1, 30*time.Second) // look-ups that start their own traces
+	waitHistory(t, s.URL(), user, 1, 30*time.Second)                // look-ups that start their own traces
+	testenv.WaitFor(t, 30*time.Second, "the summary", func() bool { // it trails the purchases
+		st, _, err := userSummary(s.URL(), user)
+		return err == nil && st == http.StatusOK
+	})
 
 	// A caller that already traces: cm-server's span and cm-api's, which reads
 	// the store, are in the caller's trace.
@@ -127,7 +131,7 @@ func TestATraceRunsFromTheLookupThroughCMAPI(t *testing.T) {
 		testenv.WaitFor(t, 10*time.Second, "cm-api's request lines for "+h.api, func() bool {
 			srv, srvSpans = traces(s.server, h.server)
 			api, apiSpans = traces(s.api, h.api)
-			return len(srv) > 0 && len(api) >= len(srv)
+			return slices.Contains(srv, traceID) && len(api) >= len(srv)
 		})
 		if !slices.Contains(srv, traceID) || !slices.Contains(api, traceID) {
 			t.Errorf("%s: the caller's trace %s in cm-server's lines %v and cm-api's %v: want it in both", h.server, traceID, srv, api)

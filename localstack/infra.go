@@ -102,9 +102,10 @@ func (k *Kafka) Close() { k.cluster.Close() }
 
 // Mongo is a running embedded FerretDB.
 type Mongo struct {
-	uri    string
-	cancel context.CancelFunc
-	done   chan struct{}
+	uri     string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	indexes *idIndexes
 }
 
 // MongoOptions configure StartMongo.
@@ -150,6 +151,7 @@ func StartMongo(o MongoOptions) (*Mongo, error) {
 		_ = f.Run(ctx)
 	}()
 	m.uri = f.MongoDBURI() // blocks until the listener is up
+	m.indexes = indexIDs(dir, 200*time.Millisecond)
 	return m, nil
 }
 
@@ -158,6 +160,7 @@ func (m *Mongo) URI() string { return m.uri }
 
 // Close stops FerretDB and waits for it to release its files.
 func (m *Mongo) Close() {
+	m.indexes.stop()
 	m.cancel()
 	<-m.done
 }

@@ -74,7 +74,10 @@ func Start(ctx context.Context, o Options) (*Shop, error) {
 		"CM_API_CURSOR_KEY":    o.CursorKey,
 		"CM_API_KAFKA_BROKERS": k.Addr(),
 		"CM_API_MONGO_URI":     m.URI(),
-		"CM_API_LOG_LEVEL":     o.LogLevel,
+		// FerretDB on SQLite reads a whole collection per conditional summary
+		// write: spread the summaries (cm-api/internal/mongo/users.go).
+		"CM_API_MONGO_SUMMARY_COLLECTIONS": "64",
+		"CM_API_LOG_LEVEL":                 o.LogLevel,
 	}
 	serverEnv := map[string]string{
 		"CM_SERVER_HTTP_ADDR":     o.ServerAddr,

@@ -38,6 +38,9 @@ var Settings = []config.Setting{
 	{Key: "consumer.stall_timeout", Default: "2m", Usage: "a consumer whose partitions have lag but that fetched and stored nothing for this long fails /healthz, so that it is restarted (0s: never)"},
 	{Key: "kafka.batch_size", Default: "500", Usage: "most events written to MongoDB in one batch"},
 	{Key: "kafka.batch_wait", Default: "20ms", Usage: "how long to wait for a batch to fill once it has one event"},
+	{Key: "summaries.group", Default: "", Usage: "consumer group of the projection that counts stored purchases into the user summaries (empty: kafka.group followed by -summaries); the Kafka user needs Read on it"},
+	{Key: "summaries.batch_size", Default: "5000", Usage: "most events the projection counts in one window: each user it touches is written once per window"},
+	{Key: "summaries.window", Default: "500ms", Usage: "how long the projection fills a window once it has one event: how far summaries may trail the purchases"},
 	{Key: "kafka.session_timeout", Default: "10s", Usage: "consumer group session timeout: how soon a dead consumer's partitions move"},
 	{Key: "mongo.uri", Default: "mongodb://127.0.0.1:27017/", Usage: "MongoDB connection string"},
 	{Key: "mongo.database", Default: "shop", Usage: "database holding the purchases"},
@@ -48,6 +51,7 @@ var Settings = []config.Setting{
 	{Key: "mongo.tls.cert_file", Default: "", Usage: "PEM client certificate for MongoDB mutual TLS"},
 	{Key: "mongo.tls.key_file", Default: "", Usage: "PEM client key for MongoDB mutual TLS"},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
+	{Key: "mongo.summary_collections", Default: "1", Usage: "collections the user summaries are spread over by a hash of the user id (users, users_1, …): keep 1 on MongoDB; FerretDB's SQLite backend reads a whole collection per conditional summary write, so make run uses 64. Changing it moves no summary: rebuild them (cm-api users rebuild)"},
 	{Key: "lookup.timeout", Default: "2s", Usage: "deadline of one look-up from its arrival, slot wait and every store call included; then it answers 503 with Retry-After. Keep it below cm-server's cmapi.timeout (3s), so that cm-api answers before cm-server gives up"},
 	{Key: "lookup.max_concurrent", Default: "32", Usage: "most look-ups running MongoDB calls at once in this process; one more waits up to lookup.queue_wait for a slot, then answers 503 with Retry-After (0: no limit)"},
 	{Key: "lookup.queue_wait", Default: "100ms", Usage: "how long a look-up waits for a slot when lookup.max_concurrent are busy (0s: not at all); below lookup.timeout"},
@@ -69,6 +73,7 @@ type Config struct {
 	Topic          string
 	DLQTopic       string
 	Group          string
+	Summaries      SummariesConfig
 	BatchSize      int
 	BatchWait      time.Duration
 	SessionTimeout time.Duration
@@ -79,13 +84,15 @@ type Config struct {
 	MongoUsername  string
 	MongoPassword  string
 	MongoTimeout   time.Duration
-	Lookup         LookupLimits
-	OTLPEndpoint   string
-	SampleRatio    float64
-	LogLevel       string
-	LogFormat      string
-	DrainDelay     time.Duration
-	ShutdownWait   time.Duration
+	// SummaryCollections is mongo.summary_collections.
+	SummaryCollections int
+	Lookup             LookupLimits
+	OTLPEndpoint       string
+	SampleRatio        float64
+	LogLevel           string
+	LogFormat          string
+	DrainDelay         time.Duration
+	ShutdownWait       time.Duration
 }
 
 // LoadConfig reads and validates the configuration; its error is one line naming
@@ -96,24 +103,27 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		return Config{}, err
 	}
 	c := Config{
-		Role:           v.OneOf("role", Roles()...),
-		HTTPAddr:       v.Addr("http.addr"),
-		AuthToken:      v.Secret("auth.token"),
-		Security:       loadSecurity(v),
-		Topic:          v.Required("kafka.topic"),
-		DLQTopic:       v.Required("kafka.dlq_topic"),
-		Group:          v.Required("kafka.group"),
+		Role:      v.OneOf("role", Roles()...),
+		HTTPAddr:  v.Addr("http.addr"),
+		AuthToken: v.Secret("auth.token"),
+		Security:  loadSecurity(v),
+		Topic:     v.Required("kafka.topic"),
+		DLQTopic:  v.Required("kafka.dlq_topic"),
+		Group:     v.Required("kafka.group"),
+		Summaries: SummariesConfig{Group: v.String("summaries.group"),
+			BatchSize: v.Int("summaries.batch_size", 1, 100000), Window: v.Duration("summaries.window", true)},
 		BatchSize:      v.Int("kafka.batch_size", 1, 10000),
 		BatchWait:      v.Duration("kafka.batch_wait", true),
 		SessionTimeout: v.Duration("kafka.session_timeout", false),
 		StallTimeout:   v.Duration("consumer.stall_timeout", true),
 		Cursor: CursorConfig{Key: v.Secret("cursor.key"), KeyFile: v.String("cursor.key_file"),
 			PreviousKey: v.Secret("cursor.previous_key"), PreviousKeyFile: v.String("cursor.previous_key_file")},
-		MongoURI:      v.Required("mongo.uri"),
-		MongoDatabase: v.Required("mongo.database"),
-		MongoUsername: v.String("mongo.username"),
-		MongoPassword: v.Secret("mongo.password"),
-		MongoTimeout:  v.Duration("mongo.timeout", false),
+		MongoURI:           v.Required("mongo.uri"),
+		MongoDatabase:      v.Required("mongo.database"),
+		MongoUsername:      v.String("mongo.username"),
+		MongoPassword:      v.Secret("mongo.password"),
+		MongoTimeout:       v.Duration("mongo.timeout", false),
+		SummaryCollections: v.Int("mongo.summary_collections", 1, 1024),
 		Lookup: LookupLimits{
 			Timeout:       v.Duration("lookup.timeout", false),
 			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000),
@@ -125,6 +135,12 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		LogFormat:    v.OneOf("log.format", logging.Formats()...),
 		DrainDelay:   v.Duration("shutdown.drain_delay", true),
 		ShutdownWait: v.Duration("shutdown.timeout", false),
+	}
+	if c.Summaries.Group == "" {
+		c.Summaries.Group = c.Group + "-summaries"
+	}
+	if c.Summaries.Group == c.Group {
+		v.Invalid("summaries.group", "must differ from kafka.group: the projection follows the purchases consumer in a group of its own")
 	}
 	// The look-up API reads no topic, so its pods hold no Kafka credentials.
 	if c.Role != RoleAPI {
@@ -143,6 +159,13 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		v.Invalid("mongo.username", "is required when mongo.password is set")
 	}
 	return c, v.Err()
+}
+
+// SummariesConfig are the summaries.* settings of the projection.
+type SummariesConfig struct {
+	Group     string
+	BatchSize int
+	Window    time.Duration
 }
 
 // kafkaSettings reads the kafka.* connection settings, shared by the service and

@@ -22,6 +22,9 @@ type metrics struct {
 	deadLetters *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
 	rebalances  prometheus.Counter
+	// The projection: purchases counted into summaries, and how far it trails.
+	summariesCounted prometheus.Counter
+	summariesLag     *prometheus.GaugeVec
 	// Look-ups refused for want of a slot (lookup.max_concurrent) and those
 	// holding one.
 	lookupsShed     prometheus.Counter
@@ -41,13 +44,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cm_api_consumer_lag",
 			Help: "Records of the topic not yet committed by the consumer group, per partition."}, []string{"partition"}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_consumer_rebalances_total", Help: "Consumer group generations joined."}),
+		summariesCounted: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_summaries_counted_total",
+			Help: "Stored purchases counted into their users' summaries by the projection."}),
+		summariesLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cm_api_summaries_lag",
+			Help: "Records of the topic not yet counted into the user summaries (the projection's group), per partition."}, []string{"partition"}),
 		lookupsShed: prometheus.NewCounter(prometheus.CounterOpts{Name: "cm_api_lookups_shed_total",
 			Help: "Look-ups answered 503 at once because lookup.max_concurrent look-ups already held the store."}),
 		lookupsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cm_api_lookups_in_flight",
 			Help: "Look-ups running store calls now (at most lookup.max_concurrent)."}),
 	}
 	reg.MustRegister(m.batchSize, m.stored, m.duplicates, m.storeErrors, m.storeTime, m.deadLetters, m.lag, m.rebalances,
-		m.lookupsShed, m.lookupsInFlight)
+		m.summariesCounted, m.summariesLag, m.lookupsShed, m.lookupsInFlight)
 	return m
 }
 
@@ -63,5 +70,13 @@ func (m *metrics) consumerObserver() kafka.Observer {
 		DeadLetter: func(reason string) { m.deadLetters.WithLabelValues(reason).Inc() },
 		Stats:      func(st kafkago.ReaderStats) { m.rebalances.Add(float64(st.Rebalances)) },
 		Lag:        func(p int, lag int64) { m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) },
+	}
+}
+
+func (m *metrics) summariesObserver() kafka.Observer {
+	return kafka.Observer{
+		Stored:     func(counted, _ int, _ time.Duration) { m.summariesCounted.Add(float64(counted)) },
+		StoreError: m.storeErrors.Inc,
+		Lag:        func(p int, lag int64) { m.summariesLag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) },
 	}
 }

@@ -17,10 +17,10 @@ import (
 
 // rebuildUsers is `cm-api users rebuild`: recompute every user summary from the
 // purchases. It does not write summaries itself: it puts one rebuild command per
-// user on the purchases topic, keyed by the user, so the consumer that owns the
+// user on the purchases topic, keyed by the user, so the projection that owns the
 // user's partition recomputes the summary in order with the user's purchases.
 // That is what makes it safe beside a running consumer. It then waits until the
-// consumer group has caught up with the commands.
+// projection's group has caught up with the commands.
 func rebuildUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig(args, getenv, stderr)
 	if err != nil {
@@ -39,7 +39,8 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("config: %w", err)
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
+		SummaryCollections: cfg.SummaryCollections})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -63,9 +64,9 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 	}
 	log.Info("rebuild commands queued", "users", len(users))
 
-	// Done when the group has committed past everything on the topic now.
+	// Done when the projection has committed past everything on the topic now.
 	for {
-		lag, err := conn.GroupLag(ctx, cfg.Group, cfg.Topic)
+		lag, err := conn.GroupLag(ctx, cfg.Summaries.Group, cfg.Topic)
 		if err == nil && lag == 0 {
 			break
 		}

@@ -76,7 +76,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("config: cursor key file: %w (set %s_CURSOR_KEY_FILE and _PREVIOUS_KEY_FILE to readable, non-empty files)", err, EnvPrefix)
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
-		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS})
+		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
+		SummaryCollections: cfg.SummaryCollections})
 	if err != nil {
 		return fmt.Errorf("config: %w (set %s_MONGO_URI to a mongodb:// URI)", err, EnvPrefix)
 	}
@@ -100,19 +101,26 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// In role api there is no consumer: state is a nil interface, not a nil
 	// *kafka.Consumer, so the probes know to leave it out.
-	var consumer *kafka.Consumer
+	var consumers []*kafka.Consumer
 	var state ConsumerState
 	if cfg.Role != RoleAPI {
 		conn, err := kafkaconn.New(cfg.Kafka)
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
-		consumer = kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
+		purchases := kafka.NewConsumer(conn, store, kafka.ConsumerOptions{
 			Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group,
 			BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, SessionTimeout: cfg.SessionTimeout,
 			StallTimeout: cfg.StallTimeout, Log: log, Observe: m.consumerObserver(), Tracer: tp.Tracer(),
 		})
-		state = consumer
+		summaries := kafka.NewProjection(conn, store, cfg.Group, kafka.ConsumerOptions{
+			Topic: cfg.Topic, Group: cfg.Summaries.Group,
+			BatchSize: cfg.Summaries.BatchSize, BatchWait: cfg.Summaries.Window, SessionTimeout: cfg.SessionTimeout,
+			StallTimeout: cfg.StallTimeout, Log: log.With("consumer", "summaries"), Observe: m.summariesObserver(),
+			QuietBroker: true,
+		})
+		consumers = []*kafka.Consumer{purchases, summaries}
+		state = bothConsumers{purchases, summaries}
 	}
 	srv := NewServer(log, tokens.Primary(), tlsExplained{store}, state, reg, m, WithRole(cfg.Role), WithCursorKeys(cursors),
 		WithTracerProvider(tp.TracerProvider), WithServiceTokens(tokens), WithLookupLimits(cfg.Lookup))
@@ -126,14 +134,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	attrs := []any{"version", Version, "role", cfg.Role, "database", cfg.MongoDatabase}
-	if consumer != nil {
-		attrs = append(attrs, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group)
+	if consumers != nil {
+		attrs = append(attrs, "kafka", cfg.Kafka.Brokers, "topic", cfg.Topic, "group", cfg.Group, "summaries_group", cfg.Summaries.Group)
 	}
 	log.Info("starting", attrs...)
 	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	if consumer != nil {
-		wg.Go(func() { _ = consumer.Run(consumerCtx) })
+	for _, c := range consumers {
+		wg.Go(func() { _ = c.Run(consumerCtx) })
 	}
 
 	serveErr := httpserve.Serve(ctx, httpServer, ln, log, httpserve.Options{
@@ -143,8 +151,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	stopConsumer()
 	wg.Wait()
-	if consumer != nil {
-		if err := consumer.Close(); err != nil {
+	for _, c := range consumers {
+		if err := c.Close(); err != nil {
 			log.Warn("closing the consumer", "err", err.Error())
 		}
 	}

@@ -6,6 +6,8 @@
 # started. The table is printed and written to out/bench/ (git-ignored).
 #
 # Environment (defaults in brackets):
+#   BENCH_STACK        bench (FerretDB on PostgreSQL) | embedded (FerretDB on SQLite,
+#                      make run's store; no PostgreSQL needed) [bench]
 #   BENCH_SCALE        full | small (a smoke run of a few minutes) [full]
 #   BENCH_STEP, BENCH_FIXED, BENCH_FRESH   durations overriding the scale's (e.g. 30s)
 #   BENCH_BACKLOG      events waiting when cm-api starts [200000; small: 20000]
@@ -43,8 +45,12 @@ pg_bindir() {
   return 1
 }
 
+stack=${BENCH_STACK:-bench}
+[[ $stack == bench || $stack == embedded ]] || die "BENCH_STACK=$stack: use bench or embedded"
 pgbin=$(pg_bindir || true)
-if [[ -z $pgbin ]]; then
+if [[ $stack == embedded ]]; then
+  : # FerretDB on SQLite in a folder of its own, below
+elif [[ -z $pgbin ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     log "installing Debian's postgresql (apt-get)"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
@@ -89,12 +95,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport in $pgdir"
-"${pg_as[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log" 2>&1 ||
-  "${pg_as[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C >"$pgdir/initdb.log" 2>&1 ||
-  { cat "$pgdir/initdb.log" >&2; die "initdb failed"; }
-# Durable defaults (fsync, synchronous_commit) stay: the references pay them too.
-cat >>"$pgdir/data/postgresql.conf" <<EOF
+if [[ $stack == bench ]]; then
+  log "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport in $pgdir"
+  "${pg_as[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log" 2>&1 ||
+    "${pg_as[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C >"$pgdir/initdb.log" 2>&1 ||
+    { cat "$pgdir/initdb.log" >&2; die "initdb failed"; }
+  # Durable defaults (fsync, synchronous_commit) stay: the references pay them too.
+  cat >>"$pgdir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $pgport
 unix_socket_directories = '$pgdir'
@@ -102,12 +109,15 @@ max_connections = 200
 shared_buffers = 256MB
 logging_collector = off
 EOF
-"${pg_as[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgresql.log" -w -t 60 start >/dev/null ||
-  { cat "$pgdir/postgresql.log" >&2; die "PostgreSQL did not start"; }
-"${pg_as[@]}" "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE ferretdb' >/dev/null
-# FerretDB binds the field name of a pushed-down filter as a parameter; only a
-# plan made with it known can use the GIN indexes bench adds (e2e/cmd/bench/pgindex.go).
-"${pg_as[@]}" "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan' >/dev/null
+  "${pg_as[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgresql.log" -w -t 60 start >/dev/null ||
+    { cat "$pgdir/postgresql.log" >&2; die "PostgreSQL did not start"; }
+  "${pg_as[@]}" "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE ferretdb' >/dev/null
+  # FerretDB binds the field name of a pushed-down filter as a parameter; only a
+  # plan made with it known can use the GIN indexes bench adds (e2e/cmd/bench/pgindex.go).
+  "${pg_as[@]}" "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan' >/dev/null
+else
+  log "FerretDB on SQLite (make run's embedded store) in $pgdir/sqlite"
+fi
 
 # ------------------------------------------------------------ Kafka
 
@@ -124,6 +134,11 @@ CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/bin/cm-server" ./cm-
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/bin/cm-api" ./cm-api/cmd/cm-api
 go build -trimpath -o "$work/bin/bench" ./e2e/cmd/bench
 
+store=(-pg "postgres://postgres@127.0.0.1:$pgport/ferretdb")
+if [[ $stack == embedded ]]; then
+  mkdir -p "$pgdir/sqlite"
+  store=(-sqlite "$pgdir/sqlite")
+fi
 log "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 BENCH_KAFKA_PID_FILE=$work/kafka/kafka.pid BENCH_PG_PID_FILE=$pgdir/data/postmaster.pid \
-  "$work/bin/bench" run -pg "postgres://postgres@127.0.0.1:$pgport/ferretdb" -bin "$work/bin" -out "$out"
+  "$work/bin/bench" run "${store[@]}" -bin "$work/bin" -out "$out"

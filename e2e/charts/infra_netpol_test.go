@@ -162,7 +162,7 @@ func TestKafkaRebuildUser(t *testing.T) {
 		got := acls(t, u)
 		switch u.GetName() {
 		case "cm-api-rebuild":
-			want := []string{"group:cm-api:Describe", "topic:purchases:Describe", "topic:purchases:Write"}
+			want := []string{"group:cm-api-summaries:Describe", "group:cm-api:Describe", "topic:purchases:Describe", "topic:purchases:Write"}
 			if !slices.Equal(got, want) {
 				t.Errorf("cm-api-rebuild ACLs %v, want %v", got, want)
 			}

@@ -138,7 +138,7 @@ func TestKafkaChart(t *testing.T) {
 			}
 			want := map[string][]string{
 				"cm-server": {"topic:purchases:Describe", "topic:purchases:Write"},
-				"cm-api": {"group:cm-api:Read", "topic:purchases.dlq:Describe", "topic:purchases.dlq:Write",
+				"cm-api": {"group:cm-api-summaries:Read", "group:cm-api:Read", "topic:purchases.dlq:Describe", "topic:purchases.dlq:Write",
 					"topic:purchases:Describe", "topic:purchases:Read"},
 			}
 			for name, w := range want {

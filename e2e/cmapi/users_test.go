@@ -76,6 +76,7 @@ func TestUserSummary(t *testing.T) {
 	t0 := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	a, b := event("zoe", 1999, t0), event("zoe", 1, t0.Add(time.Hour))
 	b.Username = "Zoe Renamed"
+	produced := time.Now().Truncate(time.Millisecond)
 	s.kafka.Produce(t, s.kafka.Topic, record(a), record(b), record(a))
 	waitStored(t, s, "zoe", 2)
 	testenv.WaitFor(t, 10*time.Second, "the summary", func() bool {
@@ -83,8 +84,12 @@ func TestUserSummary(t *testing.T) {
 		return status == 200 && u.PurchaseCount == 2
 	})
 	_, u := getUser(t, s, "zoe")
+	// How current it is: at least as late as the records counted.
+	if u.AsOf.Before(produced) || u.AsOf.After(time.Now()) {
+		t.Errorf("as_of %v, want the time of the records counted (produced from %v)", u.AsOf, produced)
+	}
 	want := contract.UserSummary{UserID: "zoe", Username: "Zoe Renamed", PurchaseCount: 2, TotalSpent: "20.00",
-		FirstPurchase: t0, LastPurchase: t0.Add(time.Hour)}
+		FirstPurchase: t0, LastPurchase: t0.Add(time.Hour), AsOf: u.AsOf}
 	if u != want {
 		t.Errorf("summary %+v, want %+v", u, want)
 	}
@@ -108,6 +113,11 @@ func TestRebuildBesideARunningConsumer(t *testing.T) {
 	produce(0, 100)
 	for _, u := range users {
 		waitStored(t, s, u, 20)
+		// The summaries trail the purchases: damage them only once written.
+		testenv.WaitFor(t, 20*time.Second, "summary of "+u, func() bool {
+			status, sum := getUser(t, s, u)
+			return status == 200 && sum.PurchaseCount == 20
+		})
 	}
 	// Damage the summaries: one wrong, one gone.
 	c, err := drv.Connect(options.Client().ApplyURI(s.mongo.URI))

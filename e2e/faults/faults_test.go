@@ -404,12 +404,24 @@ func TestFaults(t *testing.T) {
 	// just started may meet a passing error (a partition leader moving after a
 	// restart), logged once and recovered, at most once per incarnation.
 	serverLogs, apiLogs := parseLogs(server.logs.String()), parseLogs(api.logs.String())
+	// cm-api's two consumers each log a store outage; the projection meets it
+	// only if it had a window to count meanwhile. A broker outage only the
+	// purchases consumer logs (the projection's is at debug level).
+	var purchaseLogs, projectionLogs []logLine
+	for _, l := range apiLogs {
+		if strings.Contains(l.raw, `"consumer":"summaries"`) {
+			projectionLogs = append(projectionLogs, l)
+		} else {
+			purchaseLogs = append(purchaseLogs, l)
+		}
+	}
 	grace := 30 * time.Second // a recovery is logged after a quiet spell
 	type logCheck struct {
 		who, line   string
 		out         window
 		inOutage    int // lines within the outage (recoveries: up to grace after it)
 		total, most int // all lines, and the most allowed
+		mayMiss     bool
 	}
 	checks := []logCheck{
 		{who: "cm-server", line: logProduceFailing, out: brokerOut, most: 1},
@@ -418,10 +430,12 @@ func TestFaults(t *testing.T) {
 		{who: "cm-api", line: logConsumerRecovery, out: brokerOut, most: 1 + api.starts - 1},
 		{who: "cm-api", line: logStoreFailing, out: mongoOut, most: 1 + api.starts - 1},
 		{who: "cm-api", line: logStoreRecovered, out: mongoOut, most: 1 + api.starts - 1},
+		{who: "cm-api summaries", line: logStoreFailing, out: mongoOut, most: 1 + api.starts - 1, mayMiss: true},
+		{who: "cm-api summaries", line: logStoreRecovered, out: mongoOut, most: 1 + api.starts - 1, mayMiss: true},
 	}
 	for i := range checks {
 		c := &checks[i]
-		logs := map[string][]logLine{"cm-server": serverLogs, "cm-api": apiLogs}[c.who]
+		logs := map[string][]logLine{"cm-server": serverLogs, "cm-api": purchaseLogs, "cm-api summaries": projectionLogs}[c.who]
 		var lines []string
 		for _, l := range logs {
 			if !strings.Contains(l.msg, c.line) {
@@ -437,12 +451,12 @@ func TestFaults(t *testing.T) {
 				c.inOutage++
 			}
 		}
-		if c.inOutage != 1 || c.total > c.most {
+		if c.inOutage != 1 && !(c.mayMiss && c.inOutage == 0) || c.total > c.most {
 			t.Errorf("%s logged %q %d times in the %s (want once) and %d times in all (at most %d):\n%s",
 				c.who, c.line, c.inOutage, c.out.what, c.total, c.most, strings.Join(lines, "\n"))
 		}
 	}
-	for _, pair := range [][2]int{{0, 1}, {2, 3}, {4, 5}} {
+	for _, pair := range [][2]int{{0, 1}, {2, 3}, {4, 5}, {6, 7}} {
 		if f, r := checks[pair[0]], checks[pair[1]]; f.total != r.total {
 			t.Errorf("%s logged %q %d times but %q %d times: every failure must end in a recovery", f.who, f.line, f.total, r.line, r.total)
 		}

@@ -357,7 +357,7 @@ wait_ready() {
 setup() {
   local want
   want=$(printf '%s\n' "$partitions" "$dlq_partitions" "$admin_user" "$admin_pass" \
-    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" "$rebuild_user" "$rebuild_pass" "test-acls=$test_acls" |
+    "$server_user" "$server_pass" "$api_user" "$api_pass" "$api_group" "$dlq_user" "$dlq_pass" "$rebuild_user" "$rebuild_pass" "test-acls=$test_acls" "summaries-group=1" |
     sha256sum | cut -c1-32)
   if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
     return 0
@@ -372,11 +372,13 @@ setup() {
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$server_user --operation Write --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --group $api_group" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Read --group $api_group-summaries" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$api_user --operation Write --operation Describe --topic $dlq_topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Read --operation Describe --topic $dlq_topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$dlq_user --operation Write --operation Describe --topic $topic" \
     "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Write --operation Describe --topic $topic" \
-    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Describe --group $api_group"
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Describe --group $api_group" \
+    "tool org.apache.kafka.tools.AclCommand ${bs[*]} --add --allow-principal User:$rebuild_user --operation Describe --group $api_group-summaries"
   # The per-test names of localstack/testenv: the same grants on prefixes (see the header).
   local acl=(tool org.apache.kafka.tools.AclCommand "${bs[@]}" --resource-pattern-type prefixed)
   if [[ $test_acls == 1 ]]; then

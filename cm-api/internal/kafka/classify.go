@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -19,6 +20,9 @@ type Rebuild struct {
 	UserID    string
 	Partition int
 	Offset    int64
+	At        time.Time // the record's timestamp
+	// stored is how many of the batch's purchases came before the command.
+	stored int
 }
 
 // deadLetter is a record that can never be stored and why.
@@ -28,9 +32,10 @@ type deadLetter struct {
 	err    error
 }
 
-// plan is what a batch asks of the consumer, in the order it must be done:
-// dead letters first (so a crash never loses one), then the purchases, then the
-// rebuilds (each sees every purchase of its user delivered before it).
+// plan is what a batch asks of the consumers. The purchases consumer writes the
+// dead letters first (so a crash never loses one), then the purchases; the
+// projection counts the purchases and runs each rebuild where it sits among
+// them, so that it sees every purchase of its user delivered before it.
 type plan struct {
 	store    []cmapi.Delivery
 	dead     []deadLetter
@@ -48,7 +53,7 @@ func classify(batch []kafka.Message) plan {
 				p.dead = append(p.dead, newDeadLetter(m, err))
 				continue
 			}
-			p.rebuilds = append(p.rebuilds, Rebuild{UserID: r.UserID, Partition: m.Partition, Offset: m.Offset})
+			p.rebuilds = append(p.rebuilds, Rebuild{UserID: r.UserID, Partition: m.Partition, Offset: m.Offset, At: m.Time, stored: len(p.store)})
 			continue
 		}
 		e, err := contract.DecodeEvent(m.Value)
@@ -56,7 +61,7 @@ func classify(batch []kafka.Message) plan {
 			p.dead = append(p.dead, newDeadLetter(m, err))
 			continue
 		}
-		p.store = append(p.store, cmapi.Delivery{Event: e, Partition: m.Partition, Offset: m.Offset})
+		p.store = append(p.store, cmapi.Delivery{Event: e, Partition: m.Partition, Offset: m.Offset, Appended: m.Time})
 	}
 	return p
 }

@@ -42,8 +42,8 @@ func TestClassifySortsABatchIntoStoreDeadLetterAndRebuild(t *testing.T) {
 	if len(p.store) != 2 || p.store[0].UserID != "ada" || p.store[0].Offset != 10 || p.store[1].UserID != "bob" || p.store[1].Partition != 2 || p.store[1].Offset != 16 {
 		t.Fatalf("store %+v, want the two purchases with their positions", p.store)
 	}
-	if len(p.rebuilds) != 1 || p.rebuilds[0] != (Rebuild{UserID: "ada", Partition: 2, Offset: 12}) {
-		t.Fatalf("rebuilds %+v, want ada's command at 2/12", p.rebuilds)
+	if len(p.rebuilds) != 1 || p.rebuilds[0] != (Rebuild{UserID: "ada", Partition: 2, Offset: 12, stored: 1}) {
+		t.Fatalf("rebuilds %+v, want ada's command at 2/12, after the first purchase", p.rebuilds)
 	}
 	wantDead := map[int64]string{11: contract.ReasonMalformed, 13: contract.ReasonMalformed, 14: contract.ReasonInvalid, 15: contract.ReasonVersion}
 	if len(p.dead) != len(wantDead) {

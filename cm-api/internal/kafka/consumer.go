@@ -1,5 +1,8 @@
-// Package kafka is cm-api's consumer: it fetches purchase events in batches, stores
-// them, dead-letters the ones that can never be stored, and only then commits.
+// Package kafka is cm-api's two consumers of the purchases topic. The purchases
+// consumer fetches events in batches, stores them, dead-letters the ones that
+// can never be stored, and only then commits. The projection (projection.go),
+// a group of its own, follows it and counts the stored purchases into the user
+// summaries, so that nothing in the purchases' path grows with the users.
 //
 // The decisions live in pure parts, each with its own tests: classify (what a
 // batch asks for), health (the state probes report), readerError (which reader
@@ -31,9 +34,6 @@ import (
 // is retried, with backoff, and not committed until it succeeds.
 type Store interface {
 	SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error)
-	// RebuildUser recomputes a user's summary for the rebuild command at
-	// (partition, offset); running it again gives the same result.
-	RebuildUser(ctx context.Context, userID string, partition int, offset int64) (before, after cmapi.Summary, err error)
 }
 
 // Observer is told what the consumer did, for metrics. Every field may be nil.
@@ -63,16 +63,22 @@ type ConsumerOptions struct {
 	// Tracer continues each purchase's trace from its record headers into a
 	// consumer span around its store write. Nil records no spans.
 	Tracer trace.Tracer
+	// QuietBroker logs Kafka turning failing or recovering at debug level
+	// only: set for the projection, whose brokers and credentials are the
+	// purchases consumer's, which says it once.
+	QuietBroker bool
 }
 
 // Consumer moves events from the topic into the store.
 type Consumer struct {
 	conn     *kafkaconn.Conn
 	opts     ConsumerOptions
-	store    Store
 	clientID string // unique: how the consumer finds its own assignment (see monitor)
 	rp       atomic.Pointer[kafka.Reader]
-	dlq      *kafka.Writer
+	dlq      *kafka.Writer // nil in the projection
+	// step does what a batch asks, up to the commit, and reports whether it
+	// got there (see process).
+	step func(ctx, work context.Context, batch []kafka.Message, p plan) bool
 
 	newReader  func() *kafka.Reader
 	lastFetch  atomic.Int64 // unix nanos of the last fetched message or batch end
@@ -86,12 +92,21 @@ type Consumer struct {
 	kafkaErr string // and as explained
 }
 
-// NewConsumer returns a consumer; Run starts it.
+// NewConsumer returns the purchases consumer; Run starts it.
 func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consumer {
+	c := newConsumer(conn, opts)
+	c.dlq = conn.NewWriter(opts.DLQTopic, kafkaconn.WriterOptions{})
+	c.step = func(ctx, work context.Context, batch []kafka.Message, p plan) bool {
+		return c.storePurchases(ctx, work, store, batch, p)
+	}
+	return c
+}
+
+func newConsumer(conn *kafkaconn.Conn, opts ConsumerOptions) *Consumer {
 	if opts.Tracer == nil {
 		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	c := &Consumer{conn: conn, opts: opts, store: store, clientID: uniqueClientID(),
+	c := &Consumer{conn: conn, opts: opts, clientID: uniqueClientID(),
 		health: newHealth(opts.Group, opts.SessionTimeout, opts.StallTimeout, time.Now())}
 	dialer := *conn.Dialer
 	dialer.ClientID = c.clientID
@@ -119,7 +134,6 @@ func NewConsumer(conn *kafkaconn.Conn, store Store, opts ConsumerOptions) *Consu
 	}
 	c.newReader = func() *kafka.Reader { return kafka.NewReader(cfg) }
 	c.rp.Store(c.newReader())
-	c.dlq = conn.NewWriter(opts.DLQTopic, kafkaconn.WriterOptions{})
 	return c
 }
 
@@ -162,7 +176,7 @@ func (c *Consumer) readerFailed(e readerError) {
 	turned := c.health.readerFailed(time.Now(), explained)
 	c.mu.Unlock()
 	if turned {
-		c.opts.Log.Error("kafka consumer failing", "err", explained)
+		c.opts.Log.Log(context.Background(), c.brokerLevel(slog.LevelError), "kafka consumer failing", "err", explained)
 	}
 }
 
@@ -224,6 +238,12 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return batch, nil
 }
 
+func (c *Consumer) inBatch(started bool) {
+	c.mu.Lock()
+	c.health.batch(time.Now(), started)
+	c.mu.Unlock()
+}
+
 func (c *Consumer) fetched() {
 	now := time.Now()
 	c.lastFetch.Store(now.UnixNano())
@@ -232,40 +252,24 @@ func (c *Consumer) fetched() {
 	c.mu.Unlock()
 }
 
-// process is the heart of the delivery guarantee: dead letters are written, then
-// valid events are stored, then rebuilds run, and only then is the batch committed.
+// process does what the batch asks (step), and only then commits it: that is
+// the heart of the delivery guarantee.
 func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	c.busy.Store(true)
+	c.inBatch(true)
 	defer func() {
+		c.inBatch(false)
 		c.fetched()
 		c.busy.Store(false)
 	}()
 	if c.opts.Observe.Batch != nil {
 		c.opts.Observe.Batch(len(batch))
 	}
-	p := classify(batch)
 	// A write in flight is not interrupted by shutdown; the retry loops stop early
 	// instead, leaving the batch uncommitted.
 	work := context.WithoutCancel(ctx)
-	if len(p.dead) > 0 {
-		records := make([]kafka.Message, len(p.dead))
-		for i, d := range p.dead {
-			records[i] = d.record()
-			if c.opts.Observe.DeadLetter != nil {
-				c.opts.Observe.DeadLetter(d.reason)
-			}
-		}
-		if !c.retry(ctx, "dead-letter", func() error { return c.dlq.WriteMessages(work, records...) }) {
-			return
-		}
-	}
-	if len(p.store) > 0 && !c.storeBatch(ctx, work, batch, p.store) {
+	if !c.step(ctx, work, batch, classify(batch)) {
 		return
-	}
-	for _, r := range p.rebuilds {
-		if !c.retry(ctx, "rebuild", func() error { return c.rebuild(work, r) }) {
-			return
-		}
 	}
 	cctx, cancel := context.WithTimeout(work, 10*time.Second)
 	defer cancel()
@@ -275,33 +279,38 @@ func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
 	}
 }
 
-// storeBatch stores the batch's purchases, retrying until it works or ctx ends.
-func (c *Consumer) storeBatch(ctx, work context.Context, batch []kafka.Message, events []cmapi.Delivery) bool {
-	spans := c.startSpans(work, batch, events)
+// storePurchases writes the dead letters, then stores the valid events. The
+// rebuild commands are the projection's.
+func (c *Consumer) storePurchases(ctx, work context.Context, store Store, batch []kafka.Message, p plan) bool {
+	if len(p.dead) > 0 {
+		records := make([]kafka.Message, len(p.dead))
+		for i, d := range p.dead {
+			records[i] = d.record()
+			if c.opts.Observe.DeadLetter != nil {
+				c.opts.Observe.DeadLetter(d.reason)
+			}
+		}
+		if !c.retry(ctx, "dead-letter", func() error { return c.dlq.WriteMessages(work, records...) }) {
+			return false
+		}
+	}
+	if len(p.store) == 0 {
+		return true
+	}
+	spans := c.startSpans(work, batch, p.store)
 	defer endSpans(spans)
 	start := time.Now()
 	return c.retry(ctx, "store", func() error {
-		inserted, dups, err := c.store.SavePurchases(work, events)
-		c.mu.Lock()
-		turnedFailing, recovered := c.health.stored(time.Now(), err)
-		c.mu.Unlock()
-		switch {
-		case turnedFailing:
-			c.opts.Log.Error("mongodb write failing; pausing consumption, nothing is committed until it recovers", "err", err.Error())
-		case recovered:
-			c.opts.Log.Info("mongodb write recovered")
-		}
+		inserted, dups, err := store.SavePurchases(work, p.store)
+		c.storeAttempt(err)
 		if err != nil {
-			if c.opts.Observe.StoreError != nil {
-				c.opts.Observe.StoreError()
-			}
 			return err
 		}
 		if c.opts.Observe.Stored != nil {
 			c.opts.Observe.Stored(inserted, dups, time.Since(start))
 		}
 		if c.opts.Log.Enabled(work, slog.LevelDebug) {
-			for i, e := range events {
+			for i, e := range p.store {
 				c.opts.Log.DebugContext(spans[i].ctx, "purchase stored", "purchase_id", e.ID, "userid", e.UserID,
 					"partition", e.Partition, "offset", e.Offset)
 			}
@@ -310,17 +319,21 @@ func (c *Consumer) storeBatch(ctx, work context.Context, batch []kafka.Message, 
 	})
 }
 
-func (c *Consumer) rebuild(ctx context.Context, r Rebuild) error {
-	before, after, err := c.store.RebuildUser(ctx, r.UserID, r.Partition, r.Offset)
+// storeAttempt records the outcome of a MongoDB write in health, logging when
+// the store turns failing or recovers.
+func (c *Consumer) storeAttempt(err error) {
 	c.mu.Lock()
-	c.health.stored(time.Now(), err)
+	turnedFailing, recovered := c.health.stored(time.Now(), err)
 	c.mu.Unlock()
-	if err == nil && (before.Count != after.Count || before.TotalCents != after.TotalCents) {
-		c.opts.Log.Info("user summary corrected", "userid", r.UserID,
-			"count_before", before.Count, "count_after", after.Count,
-			"total_cents_before", before.TotalCents, "total_cents_after", after.TotalCents)
+	switch {
+	case turnedFailing:
+		c.opts.Log.Error("mongodb write failing; pausing consumption, nothing is committed until it recovers", "err", err.Error(), "group", c.opts.Group)
+	case recovered:
+		c.opts.Log.Info("mongodb write recovered", "group", c.opts.Group)
 	}
-	return err
+	if err != nil && c.opts.Observe.StoreError != nil {
+		c.opts.Observe.StoreError()
+	}
 }
 
 // retry runs op until it succeeds or ctx ends; it reports whether op succeeded.
@@ -361,10 +374,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func (c *Consumer) reader() *kafka.Reader { return c.rp.Load() }
 
+func (c *Consumer) brokerLevel(l slog.Level) slog.Level {
+	if c.opts.QuietBroker {
+		return slog.LevelDebug
+	}
+	return l
+}
+
 // Close leaves the group (handing partitions over at once) and flushes the DLQ.
 func (c *Consumer) Close() error {
 	rerr := c.reader().Close()
-	werr := c.dlq.Close()
+	var werr error
+	if c.dlq != nil {
+		werr = c.dlq.Close()
+	}
 	if rerr != nil {
 		return rerr
 	}

@@ -29,6 +29,7 @@ type health struct {
 	storeErr     string
 
 	progress time.Time // last fetch, or end of a store attempt (success or not)
+	inBatch  bool      // a batch is being processed: its store calls each have a timeout
 	lagSince time.Time // since when the member's own partitions have lag; zero: none or unknown
 }
 
@@ -82,6 +83,15 @@ func (h *health) stored(now time.Time, err error) (turnedFailing, recovered bool
 // fetched records that the reader delivered records or finished a batch.
 func (h *health) fetched(now time.Time) { h.progress = now }
 
+// batch records that a batch's processing started or ended. A batch in
+// progress is no stall, however long it takes: every store call it makes is
+// bounded by its own timeout and retried, and a projection window on a slow
+// store may take minutes of such calls.
+func (h *health) batch(now time.Time, started bool) {
+	h.inBatch = started
+	h.progress = now
+}
+
 // ownLag records the lag of the partitions assigned to this member; known is
 // false when the assignment or the offsets could not be read, which decides
 // nothing (a Kafka outage is not a stall).
@@ -95,10 +105,10 @@ func (h *health) ownLag(now time.Time, lag int64, known bool) {
 }
 
 // stalled: the member's own partitions have had lag for the whole stall timeout
-// and in that time it fetched nothing and finished no store attempt. The rejoin
+// and in that time it fetched nothing and worked on no batch. The rejoin
 // watchdog has had its chance by then (it acts after a few session timeouts).
 func (h *health) stalled(now time.Time) bool {
-	return h.stallAfter > 0 && !h.lagSince.IsZero() &&
+	return h.stallAfter > 0 && !h.lagSince.IsZero() && !h.inBatch &&
 		now.Sub(h.lagSince) >= h.stallAfter && now.Sub(h.progress) >= h.stallAfter
 }
 

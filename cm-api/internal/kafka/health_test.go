@@ -149,3 +149,19 @@ func TestHealthWithoutStallTimeoutNeverStalls(t *testing.T) {
 		t.Fatal("a zero stall timeout must turn the check off")
 	}
 }
+
+// A window of the projection on a slow store may take longer than the stall
+// timeout; it is work, not a stall. Once it ends the clock runs again.
+func TestHealthALongBatchIsNoStall(t *testing.T) {
+	h := newTestHealth()
+	h.stats(at(0), 1, 0, 1)
+	h.ownLag(at(1), 3, true)
+	h.batch(at(2), true)
+	if h.stalled(at(500)) {
+		t.Fatal("stalled while a batch was being processed")
+	}
+	h.batch(at(500), false)
+	if h.stalled(at(540)) || !h.stalled(at(561)) {
+		t.Fatal("after the batch, a stall is 60 s without progress")
+	}
+}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -22,7 +23,7 @@ func (c *Consumer) monitor(ctx context.Context) {
 		recovered := c.health.stats(time.Now(), st.Rebalances, st.Errors, st.Fetches)
 		c.mu.Unlock()
 		if recovered {
-			c.opts.Log.Info("kafka consumer recovered")
+			c.opts.Log.Log(ctx, c.brokerLevel(slog.LevelInfo), "kafka consumer recovered")
 		}
 		if c.opts.Observe.Stats != nil {
 			c.opts.Observe.Stats(st)

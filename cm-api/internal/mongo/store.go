@@ -33,13 +33,16 @@ type Options struct {
 	Timeout  time.Duration
 	// TLS, when set, is used for every connection (mongo.tls.*).
 	TLS *tls.Config
+	// SummaryCollections spreads the user summaries over this many
+	// collections (users, users_1, …; 0 or 1: users alone). See users.go.
+	SummaryCollections int
 }
 
 // Store is the purchases collection.
 type Store struct {
 	client    *mongo.Client
 	purchases *mongo.Collection
-	users     *mongo.Collection
+	users     []*mongo.Collection // see usersOf
 	timeout   time.Duration
 	indexed   atomic.Bool
 	reach     *reachability
@@ -91,7 +94,11 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("mongo.uri: %w", err)
 	}
 	db := client.Database(o.Database)
-	return &Store{client: client, purchases: db.Collection("purchases"), users: db.Collection("users"), timeout: o.Timeout, reach: reach}, nil
+	users := []*mongo.Collection{db.Collection("users")}
+	for i := 1; i < o.SummaryCollections; i++ {
+		users = append(users, db.Collection(fmt.Sprintf("users_%d", i)))
+	}
+	return &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}, nil
 }
 
 // Close disconnects.
@@ -125,100 +132,73 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// SavePurchases stores deliveries and counts them into their users' summaries.
-// Purchases go in with one unordered insert; a purchase already stored counts as
-// a duplicate. A delivery is counted only if it created its purchase document
-// (its position is the one stored), so a duplicate record on the topic is not
-// counted again, while a redelivery after a crash between the two writes is.
+// SavePurchases stores deliveries with one unordered insert; a purchase already
+// stored counts as a duplicate. It writes nothing else: the summaries follow on
+// their own (ProjectSummaries). Each new document keeps its delivery's position,
+// which later decides which delivery counts it into the user's summary.
 // Any error is worth retrying: the events were validated before they got here.
 func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserted, duplicates int, err error) {
-	// The look-ups of duplicates and the summaries time each of their round
-	// trips themselves, and nothing bounds them together: a redelivered batch
-	// needs up to one round trip per event, and a bound on the whole would make a
-	// slow store fail such a batch on every retry, for ever (seen: a consumer stuck
-	// with 16,000 events of lag after two kills in a row, on FerretDB/SQLite).
-	// Progress matters more than a quick shutdown: an unfinished batch is only
-	// redelivered.
-	insertCtx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.ensureIndexes(insertCtx); err != nil {
+	if err := s.ensureIndexes(ctx); err != nil {
 		return 0, 0, err
 	}
 	// The same purchase twice in one batch: the first delivery owns it.
-	owner := make(map[string]cmapi.Delivery, len(ds))
+	seen := make(map[string]bool, len(ds))
 	docs := make([]purchaseDoc, 0, len(ds))
 	for _, d := range ds {
-		if _, dup := owner[d.ID]; dup {
+		if seen[d.ID] {
 			duplicates++
 			continue
 		}
-		owner[d.ID] = d
+		seen[d.ID] = true
 		off := d.Offset
 		docs = append(docs, purchaseDoc{ID: d.ID, UserID: d.UserID, Username: d.Username, PriceCents: d.PriceCents,
 			Timestamp: d.Timestamp.Truncate(time.Millisecond), ReceivedAt: d.ReceivedAt.Truncate(time.Millisecond),
 			SrcPartition: d.Partition, SrcOffset: &off})
 	}
-	var existing []string
-	_, err = s.purchases.InsertMany(insertCtx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil {
+	existing := 0
+	if _, err := s.purchases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || !allDuplicates(bwe) {
 			return 0, 0, err
 		}
-		for _, we := range bwe.WriteErrors {
-			existing = append(existing, docs[we.Index].ID)
-		}
+		existing = len(bwe.WriteErrors)
 	}
-	inserted, duplicates = len(docs)-len(existing), duplicates+len(existing)
-
-	counted := make([]cmapi.Delivery, 0, len(docs))
-	stored := map[string]bool{}
-	for _, id := range existing {
-		stored[id] = true
-	}
-	for _, d := range docs {
-		if !stored[d.ID] {
-			counted = append(counted, owner[d.ID])
-		}
-	}
-	if len(existing) > 0 {
-		// Already stored: counted here only if this very delivery stored it.
-		prev, err := s.storedPositions(ctx, existing)
-		if err != nil {
-			return 0, 0, err
-		}
-		for _, p := range prev {
-			d := owner[p.ID]
-			if p.SrcOffset != nil && *p.SrcOffset == d.Offset && p.SrcPartition == d.Partition {
-				counted = append(counted, d)
-			}
-		}
-	}
-	if err := s.applySummaries(ctx, counted); err != nil {
-		return 0, 0, fmt.Errorf("user summaries: %w", err)
-	}
-	return inserted, duplicates, nil
+	return len(docs) - existing, duplicates + existing, nil
 }
 
-// storedPositions reads where the stored purchases ids came from, one look-up by
+// storedPositions reads where the stored purchases came from, one look-up by
 // _id each, every one with its own timeout, a few at a time. A single
 // {_id: {$in: ids}} would be one round trip on MongoDB, but FerretDB's SQLite
 // backend answers $in by scanning the whole collection (1.6 s for one id among
-// 20,000 documents on a busy 2-core machine, 1 ms by equality), so that a
-// redelivered batch could never finish within any timeout.
-func (s *Store) storedPositions(ctx context.Context, ids []string) ([]purchaseDoc, error) {
+// 20,000 documents on a busy 2-core machine, 1 ms by equality). A purchase not
+// stored yet is left out of the map, not an error.
+func (s *Store) storedPositions(ctx context.Context, ids []string) (map[string]purchaseDoc, error) {
 	out := make([]purchaseDoc, len(ids))
+	found := make([]bool, len(ids))
 	proj := options.FindOne().SetProjection(bson.D{{Key: "src_partition", Value: 1}, {Key: "src_offset", Value: 1}})
 	err := s.roundTrips(ctx, len(ids), positionReaders, func(ctx context.Context, i int) error {
-		if err := s.purchases.FindOne(ctx, bson.D{{Key: "_id", Value: ids[i]}}, proj).Decode(&out[i]); err != nil {
+		err := s.purchases.FindOne(ctx, bson.D{{Key: "_id", Value: ids[i]}}, proj).Decode(&out[i])
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return nil
+		case err != nil:
 			return fmt.Errorf("purchase %s: %w", ids[i], err)
 		}
+		found[i] = true
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	m := make(map[string]purchaseDoc, len(ids))
+	for i, id := range ids {
+		if found[i] {
+			m[id] = out[i]
+		}
+	}
+	return m, nil
 }
 
 // roundTrips calls do(ctx, i) for i in [0, n), at most limit at a time, each call

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	cmapi "github.com/scalable-shop/shop/cm-api"
-	"github.com/scalable-shop/shop/contract"
 )
 
 // userDoc is a user summary as stored, _id = user id.
@@ -27,16 +27,33 @@ type userDoc struct {
 	LastID     string           `bson:"last_purchase_id"`
 	Applied    map[string]int64 `bson:"applied"`
 	Version    int64            `bson:"v"`
+	AsOf       time.Time        `bson:"as_of,omitempty"`
 }
 
 func (d userDoc) summary() cmapi.Summary {
 	return cmapi.Summary{UserID: d.ID, Username: d.Username, Count: d.Count, TotalCents: d.TotalCents,
-		First: d.First.UTC(), Last: d.Last.UTC(), LastID: d.LastID, Applied: d.Applied, Version: d.Version}
+		First: d.First.UTC(), Last: d.Last.UTC(), LastID: d.LastID, Applied: d.Applied, Version: d.Version, AsOf: d.AsOf.UTC()}
 }
 
 func docOf(s cmapi.Summary) userDoc {
 	return userDoc{ID: s.UserID, Username: s.Username, Count: s.Count, TotalCents: s.TotalCents,
-		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version}
+		First: s.First, Last: s.Last, LastID: s.LastID, Applied: s.Applied, Version: s.Version, AsOf: s.AsOf.Truncate(time.Millisecond)}
+}
+
+// usersOf is the collection holding a user's summary. With more than one
+// (mongo.summary_collections), a user's is chosen by a hash of the id, so
+// that it is the same for every process. That exists for FerretDB's SQLite
+// backend, which reads a whole collection for each conditional replace (its
+// filter {_id, v} is not pushed down): the cost of a summary write grows with
+// the users in the collection the summary is in. On MongoDB one collection
+// is right: the filter is served by the _id index.
+func (s *Store) usersOf(userID string) *mongo.Collection {
+	if len(s.users) == 1 {
+		return s.users[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	return s.users[h.Sum32()%uint32(len(s.users))]
 }
 
 // errConflict means another writer changed a summary between our read and write.
@@ -50,7 +67,7 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var d userDoc
-	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
+	err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return cmapi.Summary{}, false, nil
 	}
@@ -60,21 +77,29 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 	return d.summary(), true, nil
 }
 
-// readSummaries returns the stored summaries of users, keyed by id.
+// readSummaries returns the stored summaries of users, keyed by id: one $in
+// per collection holding any of them.
 func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	cur, err := s.users.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: users}}}})
-	if err != nil {
-		return nil, err
+	byColl := map[*mongo.Collection][]string{}
+	for _, u := range users {
+		c := s.usersOf(u)
+		byColl[c] = append(byColl[c], u)
 	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
-	}
-	out := make(map[string]cmapi.Summary, len(docs))
-	for _, d := range docs {
-		out[d.ID] = d.summary()
+	out := make(map[string]cmapi.Summary, len(users))
+	for c, ids := range byColl {
+		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return nil, err
+		}
+		var docs []userDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			out[d.ID] = d.summary()
+		}
 	}
 	return out, nil
 }
@@ -85,25 +110,39 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	if len(changed) == 0 {
 		return nil
 	}
-	// Inserts first, then replaces: the driver sends a run of one kind as one
-	// command, so this makes two commands instead of one per change of kind.
-	var inserts, replaces []mongo.WriteModel
+	// Per collection, inserts first, then replaces: the driver sends a run of
+	// one kind as one command, so this makes two commands instead of one per
+	// change of kind.
+	type chunk struct {
+		coll   *mongo.Collection
+		models []mongo.WriteModel
+	}
+	inserts, replaces := map[*mongo.Collection][]mongo.WriteModel{}, map[*mongo.Collection][]mongo.WriteModel{}
+	var colls []*mongo.Collection // in a fixed order
+	nReplaces := 0
 	for _, sum := range changed {
+		c := s.usersOf(sum.UserID)
+		if inserts[c] == nil && replaces[c] == nil {
+			colls = append(colls, c)
+		}
 		doc := docOf(sum)
 		doc.Version = sum.Version + 1
 		if sum.Version == 0 {
-			inserts = append(inserts, mongo.NewInsertOneModel().SetDocument(doc))
+			inserts[c] = append(inserts[c], mongo.NewInsertOneModel().SetDocument(doc))
 			continue
 		}
-		replaces = append(replaces, mongo.NewReplaceOneModel().
+		nReplaces++
+		replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: sum.UserID}, {Key: "v", Value: sum.Version}}).
 			SetReplacement(doc))
 	}
-	models := append(inserts, replaces...)
-	var chunks [][]mongo.WriteModel
-	for len(models) > 0 {
-		n := min(len(models), summaryWriteChunk)
-		chunks, models = append(chunks, models[:n]), models[n:]
+	var chunks []chunk
+	for _, c := range colls {
+		models := append(inserts[c], replaces[c]...)
+		for len(models) > 0 {
+			n := min(len(models), summaryWriteChunk)
+			chunks, models = append(chunks, chunk{c, models[:n]}), models[n:]
+		}
 	}
 	// Chunks go out a few at a time: the database commits them side by side
 	// instead of one after another. A conflict does not stop the others.
@@ -113,7 +152,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 		conflicts bool
 	)
 	err := s.roundTrips(ctx, len(chunks), summaryWriters, func(ctx context.Context, i int) error {
-		res, err := s.users.BulkWrite(ctx, chunks[i], options.BulkWrite().SetOrdered(false))
+		res, err := chunks[i].coll.BulkWrite(ctx, chunks[i].models, options.BulkWrite().SetOrdered(false))
 		var bwe mongo.BulkWriteException
 		if err != nil && errors.As(err, &bwe) && bwe.WriteConcernError == nil && allDuplicates(bwe) {
 			err = errConflict // a summary we thought new was created meanwhile
@@ -133,7 +172,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 	if err != nil {
 		return err
 	}
-	if conflicts || matched < int64(len(replaces)) {
+	if conflicts || matched < int64(nReplaces) {
 		return errConflict
 	}
 	return nil
@@ -159,23 +198,62 @@ func allDuplicates(bwe mongo.BulkWriteException) bool {
 	return len(bwe.WriteErrors) > 0
 }
 
-// applySummaries counts deliveries into their users' summaries. Deliveries must
-// each own their purchase document (see SavePurchases). A conflict with another
-// writer re-reads and re-applies: Apply skips what the other writer counted.
-func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
-	if len(ds) == 0 {
+// ProjectSummaries counts a window of deliveries into their users' summaries,
+// writing each user it changes once. A delivery counts only if it owns its
+// purchase document (cmapi.Owns), so a duplicate record on the topic is not
+// counted again, while a redelivery after a crash is skipped by the watermark.
+// If a purchase is not stored yet it counts nothing and returns
+// cmapi.ErrNotYetStored: the window is tried again once the purchases are in.
+// A purchase the purchases consumer skipped (cmapi.Skipped, by its group's
+// committed offsets, read before this call) is not counted.
+func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, committed map[int]int64) (counted, skipped int, err error) {
+	if len(window) == 0 {
+		return 0, 0, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, d := range window {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			ids = append(ids, d.ID)
+		}
+	}
+	stored, err := s.storedPositions(ctx, ids)
+	if err != nil {
+		return 0, 0, err
+	}
+	var owners []cmapi.Delivery
+	waiting := 0
+	for _, d := range window {
+		doc, ok := stored[d.ID]
+		switch {
+		case !ok && cmapi.Skipped(d, committed):
+			skipped++
+		case !ok:
+			waiting++
+		case cmapi.Owns(d, doc.SrcPartition, doc.delivery().Offset):
+			owners = append(owners, d)
+		}
+	}
+	if waiting > 0 {
+		return 0, 0, fmt.Errorf("%d of %d deliveries: %w", waiting, len(window), cmapi.ErrNotYetStored)
+	}
+	if err := s.applySummaries(ctx, owners, window); err != nil {
+		return 0, 0, fmt.Errorf("user summaries: %w", err)
+	}
+	return len(owners), skipped, nil
+}
+
+// applySummaries folds the owning deliveries into their users' summaries. A
+// conflict with another writer re-reads and re-applies: Apply skips what the
+// other writer counted.
+func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Delivery) error {
+	if len(owners) == 0 {
 		return nil
 	}
-	// Watermarks move forward only, so apply each partition in offset order.
-	sort.SliceStable(ds, func(i, j int) bool {
-		if ds[i].Partition != ds[j].Partition {
-			return ds[i].Partition < ds[j].Partition
-		}
-		return ds[i].Offset < ds[j].Offset
-	})
 	var users []string
 	seen := map[string]bool{}
-	for _, d := range ds {
+	for _, d := range owners {
 		if !seen[d.UserID] {
 			seen[d.UserID] = true
 			users = append(users, d.UserID)
@@ -186,22 +264,9 @@ func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
 		if err != nil {
 			return err
 		}
-		dirty := map[string]bool{}
-		for _, d := range ds {
-			sum := current[d.UserID]
-			if sum.Applied == nil {
-				sum.UserID = d.UserID
-			}
-			if sum.Apply(d) {
-				dirty[d.UserID] = true
-			}
-			current[d.UserID] = sum
-		}
 		var changed []cmapi.Summary
-		for _, u := range users {
-			if dirty[u] {
-				changed = append(changed, current[u])
-			}
+		for _, u := range cmapi.Fold(current, owners, window) {
+			changed = append(changed, current[u])
 		}
 		err = s.writeSummaries(ctx, changed)
 		if !errors.Is(err, errConflict) || attempt == 20 {
@@ -212,9 +277,11 @@ func (s *Store) applySummaries(ctx context.Context, ds []cmapi.Delivery) error {
 }
 
 // RebuildUser recomputes a user's summary from the stored purchases, for the
-// rebuild command delivered at (partition, offset). Only the consumer calls it,
-// in partition order, so no purchase of the user is in flight meanwhile.
-func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, offset int64) (before, after cmapi.Summary, err error) {
+// rebuild command delivered at (partition, offset) and stamped at. Only the
+// projection calls it, in partition order, after counting every delivery of
+// the user before the command; see cmapi.Recount for the purchases stored
+// ahead of it and for a command delivered again.
+func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, offset int64, at time.Time) (before, after cmapi.Summary, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -231,11 +298,15 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 		if err := cur.All(ctx, &docs); err != nil {
 			return before, after, err
 		}
-		events := make([]contract.Event, len(docs))
+		purchases := make([]cmapi.Delivery, len(docs))
 		for i, d := range docs {
-			events[i] = d.delivery().Event
+			purchases[i] = d.delivery()
 		}
-		after = cmapi.Recount(before, events, partition, offset)
+		var changed bool
+		after, changed = cmapi.Recount(before, purchases, partition, offset, at)
+		if !changed {
+			return before, after, nil
+		}
 		err = s.writeSummaries(ctx, []cmapi.Summary{after})
 		if !errors.Is(err, errConflict) || attempt == 20 {
 			return before, after, err

@@ -102,14 +102,19 @@ func (l *lagger) skipToEnd(ctx context.Context) error {
 	for _, p := range lo.Topics[l.k.Topic] {
 		commits = append(commits, kafka.OffsetCommit{Partition: p.Partition, Offset: p.LastOffset})
 	}
-	res, err := l.c.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: l.k.Group, GenerationID: -1,
-		Topics: map[string][]kafka.OffsetCommit{l.k.Topic: commits}})
-	if err != nil {
-		return err
-	}
-	for _, p := range res.Topics[l.k.Topic] {
-		if p.Error != nil {
-			return p.Error
+	// Both of cm-api's groups: the projection would otherwise wait for purchases
+	// the purchases consumer will never store, and work off the old backlog
+	// during the next run.
+	for _, group := range []string{l.k.Group, l.k.Group + "-summaries"} {
+		res, err := l.c.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1,
+			Topics: map[string][]kafka.OffsetCommit{l.k.Topic: commits}})
+		if err != nil {
+			return err
+		}
+		for _, p := range res.Topics[l.k.Topic] {
+			if p.Error != nil {
+				return p.Error
+			}
 		}
 	}
 	return nil

@@ -34,6 +34,7 @@ import (
 
 	cmapi "github.com/scalable-shop/shop/cm-api/app"
 	cmserver "github.com/scalable-shop/shop/cm-server/app"
+	"github.com/scalable-shop/shop/localstack"
 	"github.com/scalable-shop/shop/platform/config"
 )
 
@@ -69,9 +70,20 @@ func runFerretDB(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ferretdb", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:27017", "listen address")
 	pg := fs.String("pg", "", "PostgreSQL URL")
+	sqlite := fs.String("sqlite", "", "folder for the SQLite files: make run's embedded store instead of -pg")
 	_ = fs.Parse(args)
 	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" {
 		go func() { _ = http.ListenAndServe(addr, http.DefaultServeMux) }()
+	}
+	if *sqlite != "" {
+		// Exactly what make run starts, its _id index included (localstack/idindex.go).
+		m, err := localstack.StartMongo(localstack.MongoOptions{Addr: *listen, DataDir: *sqlite})
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		m.Close()
+		return nil
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},

@@ -78,6 +78,7 @@ type report struct {
 	Scale         scale            `json:"scale"`
 	Machine       machineInfo      `json:"machine"`
 	Profile       bool             `json:"profile_mode"`
+	Stack         string           `json:"stack"`
 	Table         []row            `json:"table"`
 	ProduceRaw    throughput       `json:"produce_raw"`
 	ProduceOpen   load.Result      `json:"produce_raw_open_loop_1000"`
@@ -208,7 +209,7 @@ func (r *report) print() string {
 	for _, n := range r.Notes {
 		fmt.Fprintln(&sb, "note: "+n)
 	}
-	fmt.Fprintf(&sb, "\nscale %s; load average at start %s, at end %s\n", r.Scale.Name, r.Machine.LoadAtStart, r.Machine.LoadAtEnd)
+	fmt.Fprintf(&sb, "\nstack %s; scale %s; load average at start %s, at end %s\n", r.Stack, r.Scale.Name, r.Machine.LoadAtStart, r.Machine.LoadAtEnd)
 	return sb.String()
 }
 

@@ -30,15 +30,16 @@ const token = "bench-service-token"
 
 // bench is one run: the stack, the settings and everything measured.
 type bench struct {
-	sc      scale
-	k       kafkaSetup
-	lag     *lagger
-	pgURL   string
-	binDir  string
-	outDir  string
-	logDir  string
-	profile bool
-	self    string // this executable, for the children
+	sc        scale
+	k         kafkaSetup
+	lag       *lagger
+	pgURL     string
+	sqliteDir string // instead of pgURL: FerretDB on SQLite as make run, the embedded stack
+	binDir    string
+	outDir    string
+	logDir    string
+	profile   bool
+	self      string // this executable, for the children
 
 	ferret, api, server, trivial *proc
 	mongoURI                     string
@@ -56,11 +57,12 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	b := &bench{}
 	fs.StringVar(&b.pgURL, "pg", "", "PostgreSQL URL for FerretDB (database must exist)")
+	fs.StringVar(&b.sqliteDir, "sqlite", "", "folder for FerretDB's SQLite files: the embedded store of make run, instead of -pg")
 	fs.StringVar(&b.binDir, "bin", "", "directory holding the cm-server and cm-api binaries")
 	fs.StringVar(&b.outDir, "out", "out/bench", "where the JSON report and logs go")
 	_ = fs.Parse(args)
-	if b.pgURL == "" || b.binDir == "" {
-		return fmt.Errorf("run needs -pg and -bin")
+	if (b.pgURL == "") == (b.sqliteDir == "") || b.binDir == "" {
+		return fmt.Errorf("run needs -bin and one of -pg and -sqlite")
 	}
 	sc, err := scaleFromEnv()
 	if err != nil {
@@ -76,7 +78,10 @@ func runBench(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
 		return err
 	}
-	b.rep = report{Started: time.Now().UTC(), Scale: sc, Machine: machine(), Profile: b.profile}
+	b.rep = report{Started: time.Now().UTC(), Scale: sc, Machine: machine(), Profile: b.profile, Stack: "bench (FerretDB on PostgreSQL)"}
+	if b.sqliteDir != "" {
+		b.rep.Stack = "embedded (FerretDB on SQLite, as make run)"
+	}
 	defer b.stopAll()
 
 	steps := []struct {
@@ -129,7 +134,11 @@ func (b *bench) startBase(ctx context.Context) error {
 		b.ferretPprof = freeAddr()
 		ferretEnv = []string{"BENCH_PPROF_ADDR=" + b.ferretPprof}
 	}
-	if b.ferret, err = startProc("ferretdb", b.self, []string{"ferretdb", "-listen", addr, "-pg", b.pgURL}, ferretEnv, b.logDir); err != nil {
+	store := []string{"-pg", b.pgURL}
+	if b.sqliteDir != "" {
+		store = []string{"-sqlite", b.sqliteDir}
+	}
+	if b.ferret, err = startProc("ferretdb", b.self, append([]string{"ferretdb", "-listen", addr}, store...), ferretEnv, b.logDir); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, addr, 30*time.Second, b.ferret); err != nil {
@@ -201,6 +210,9 @@ func (b *bench) startAPI(ctx context.Context) error {
 		"CM_API_HTTP_ADDR="+addr, "CM_API_AUTH_TOKEN="+token, "CM_API_CURSOR_KEY=bench-cursor-key", "CM_API_MONGO_URI="+b.mongoURI,
 		"CM_API_KAFKA_GROUP="+b.k.Group, "CM_API_KAFKA_TOPIC="+b.k.Topic,
 		"CM_API_LOG_FORMAT=json", "CM_API_LOG_LEVEL="+b.logLevel())
+	if b.sqliteDir != "" {
+		envs = append(envs, "CM_API_MONGO_SUMMARY_COLLECTIONS=64") // as make run (localstack/shop.go)
+	}
 	if b.profile {
 		b.apiPprof = freeAddr()
 		envs = append(envs, "BENCH_PPROF_ADDR="+b.apiPprof)
