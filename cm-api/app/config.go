@@ -65,26 +65,25 @@ var Settings = []config.Setting{
 
 // Config is cm-api's validated configuration.
 type Config struct {
-	Role           string
-	HTTPAddr       string
-	AuthToken      string
-	Security       SecurityConfig
-	Kafka          kafkaconn.Settings
-	Topic          string
-	DLQTopic       string
-	Group          string
-	Summaries      SummariesConfig
-	BatchSize      int
-	BatchWait      time.Duration
-	SessionTimeout time.Duration
-	StallTimeout   time.Duration
-	Cursor         CursorConfig
-	MongoURI       string
-	MongoDatabase  string
-	MongoUsername  string
-	MongoPassword  string
-	MongoTimeout   time.Duration
-	// SummaryCollections is mongo.summary_collections.
+	Role               string
+	HTTPAddr           string
+	AuthToken          string
+	Security           SecurityConfig
+	Kafka              kafkaconn.Settings
+	Topic              string
+	DLQTopic           string
+	Group              string
+	Summaries          SummariesConfig
+	BatchSize          int
+	BatchWait          time.Duration
+	SessionTimeout     time.Duration
+	StallTimeout       time.Duration
+	Cursor             CursorConfig
+	MongoURI           string
+	MongoDatabase      string
+	MongoUsername      string
+	MongoPassword      string
+	MongoTimeout       time.Duration
 	SummaryCollections int
 	Lookup             LookupLimits
 	OTLPEndpoint       string

@@ -210,15 +210,7 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, c
 	if len(window) == 0 {
 		return 0, 0, nil
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, d := range window {
-		if !seen[d.ID] {
-			seen[d.ID] = true
-			ids = append(ids, d.ID)
-		}
-	}
-	stored, err := s.storedPositions(ctx, ids)
+	stored, err := s.storedPositions(ctx, distinct(window, func(d cmapi.Delivery) string { return d.ID }))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -244,6 +236,19 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, c
 	return len(owners), skipped, nil
 }
 
+// distinct returns the key of each delivery, each key once, in order.
+func distinct(ds []cmapi.Delivery, key func(cmapi.Delivery) string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if k := key(d); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // applySummaries folds the owning deliveries into their users' summaries. A
 // conflict with another writer re-reads and re-applies: Apply skips what the
 // other writer counted.
@@ -251,14 +256,7 @@ func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Deliv
 	if len(owners) == 0 {
 		return nil
 	}
-	var users []string
-	seen := map[string]bool{}
-	for _, d := range owners {
-		if !seen[d.UserID] {
-			seen[d.UserID] = true
-			users = append(users, d.UserID)
-		}
-	}
+	users := distinct(owners, func(d cmapi.Delivery) string { return d.UserID })
 	for attempt := 0; ; attempt++ {
 		current, err := s.readSummaries(ctx, users)
 		if err != nil {
