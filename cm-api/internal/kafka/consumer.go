@@ -82,7 +82,6 @@ type Consumer struct {
 
 	newReader  func() *kafka.Reader
 	lastFetch  atomic.Int64 // unix nanos of the last fetched message or batch end
-	busy       atomic.Bool  // a batch is being processed (store retries included)
 	stopReader atomic.Pointer[context.CancelFunc]
 	lastRejoin time.Time
 
@@ -255,12 +254,10 @@ func (c *Consumer) fetched() {
 // process does what the batch asks (step), and only then commits it: that is
 // the heart of the delivery guarantee.
 func (c *Consumer) process(ctx context.Context, batch []kafka.Message) {
-	c.busy.Store(true)
 	c.inBatch(true)
 	defer func() {
 		c.inBatch(false)
 		c.fetched()
-		c.busy.Store(false)
 	}()
 	if c.opts.Observe.Batch != nil {
 		c.opts.Observe.Batch(len(batch))

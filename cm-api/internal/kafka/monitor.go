@@ -56,9 +56,10 @@ func (c *Consumer) checkLag(ctx context.Context) {
 	mine, known, err := c.conn.MemberPartitions(lctx, c.opts.Group, c.clientID, c.opts.Topic)
 	c.mu.Lock()
 	c.health.ownLag(time.Now(), ownLag(lag, mine), known && err == nil)
+	busy := c.health.inBatch
 	c.mu.Unlock()
 
-	w := watch{groupLag: total, busy: c.busy.Load(), idle: time.Since(time.Unix(0, c.lastFetch.Load())), sinceRejoin: time.Since(c.lastRejoin)}
+	w := watch{groupLag: total, busy: busy, idle: time.Since(time.Unix(0, c.lastFetch.Load())), sinceRejoin: time.Since(c.lastRejoin)}
 	if !shouldRejoin(w, rejoinAfter(c.opts.SessionTimeout)) {
 		return
 	}
