@@ -223,7 +223,7 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, c
 			skipped++
 		case !ok:
 			waiting++
-		case cmapi.Owns(d, doc.SrcPartition, doc.delivery().Offset):
+		case cmapi.Owns(d, doc.delivery().Partition, doc.delivery().Offset):
 			owners = append(owners, d)
 		}
 	}
