@@ -41,7 +41,7 @@ type UserSummary struct {
 	FirstPurchase time.Time `json:"first_purchase"`
 	LastPurchase  time.Time `json:"last_purchase"`
 	// AsOf: every purchase of the user acknowledged before this time is
-	// counted. Summaries trail the purchases by about a second; absent for a
+	// counted. Summaries trail the purchases (cm_api_summaries_lag); absent for a
 	// summary stored before summaries carried it.
 	AsOf time.Time `json:"as_of,omitzero"`
 }
