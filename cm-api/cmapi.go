@@ -119,13 +119,23 @@ func Recount(s Summary, purchases []Delivery, partition int, offset int64, at ti
 	}
 	applied[strconv.Itoa(partition)] = offset
 	out := Summary{UserID: s.UserID, Applied: applied, Version: s.Version, AsOf: at}
-	for _, d := range purchases {
-		if d.Partition == partition && d.Offset > offset {
-			continue
-		}
+	for _, d := range Recounted(purchases, partition, offset) {
 		out.add(d.Event)
 	}
 	return out, true
+}
+
+// Recounted returns the purchases a rebuild command at (partition, offset)
+// counts: all but those stored from later records of its partition, which
+// their own deliveries count.
+func Recounted(purchases []Delivery, partition int, offset int64) []Delivery {
+	var out []Delivery
+	for _, d := range purchases {
+		if d.Partition != partition || d.Offset <= offset {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Fold counts the owning deliveries into the summaries in current (keyed by

@@ -77,7 +77,10 @@ func Start(ctx context.Context, o Options) (*Shop, error) {
 		// FerretDB on SQLite reads a whole collection per conditional summary
 		// write: spread the summaries (cm-api/internal/mongo/users.go).
 		"CM_API_MONGO_SUMMARY_COLLECTIONS": "64",
-		"CM_API_LOG_LEVEL":                 o.LogLevel,
+		// Neither lists a user's purchases from an index: list them from pages
+		// read by _id (cm-api/internal/mongo/pages.go).
+		"CM_API_MONGO_LISTING_PAGES": "true",
+		"CM_API_LOG_LEVEL":           o.LogLevel,
 	}
 	serverEnv := map[string]string{
 		"CM_SERVER_HTTP_ADDR":     o.ServerAddr,

@@ -52,6 +52,7 @@ var Settings = []config.Setting{
 	{Key: "mongo.tls.key_file", Default: "", Usage: "PEM client key for MongoDB mutual TLS"},
 	{Key: "mongo.timeout", Default: "5s", Usage: "timeout of one MongoDB operation"},
 	{Key: "mongo.summary_collections", Default: "1", Usage: "collections the user summaries are spread over by a hash of the user id (users, users_1, …): keep 1 on MongoDB; FerretDB's SQLite backend reads a whole collection per conditional summary write, so make run uses 64. Changing it moves no summary: rebuild them (cm-api users rebuild)"},
+	{Key: "mongo.listing_pages", Default: "false", Usage: "serve look-ups from listing pages the projection keeps beside the summaries, read by _id alone, instead of the userid_ts_id index: for FerretDB, whose backends serve no sorted look-up from an index (make run turns it on); keep it off on MongoDB. Listings then trail the purchases as the summaries do. Turning it on lists existing users by the index until their summaries are rebuilt (cm-api users rebuild)"},
 	{Key: "lookup.timeout", Default: "2s", Usage: "deadline of one look-up from its arrival, slot wait and every store call included; then it answers 503 with Retry-After. Keep it below cm-server's cmapi.timeout (3s), so that cm-api answers before cm-server gives up"},
 	{Key: "lookup.max_concurrent", Default: "32", Usage: "most look-ups running MongoDB calls at once in this process; one more waits up to lookup.queue_wait for a slot, then answers 503 with Retry-After (0: no limit)"},
 	{Key: "lookup.queue_wait", Default: "100ms", Usage: "how long a look-up waits for a slot when lookup.max_concurrent are busy (0s: not at all); below lookup.timeout"},
@@ -85,6 +86,7 @@ type Config struct {
 	MongoPassword      string
 	MongoTimeout       time.Duration
 	SummaryCollections int
+	ListingPages       bool
 	Lookup             LookupLimits
 	OTLPEndpoint       string
 	SampleRatio        float64
@@ -123,6 +125,7 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		MongoPassword:      v.Secret("mongo.password"),
 		MongoTimeout:       v.Duration("mongo.timeout", false),
 		SummaryCollections: v.Int("mongo.summary_collections", 1, 1024),
+		ListingPages:       v.Bool("mongo.listing_pages"),
 		Lookup: LookupLimits{
 			Timeout:       v.Duration("lookup.timeout", false),
 			MaxConcurrent: v.Int("lookup.max_concurrent", 0, 10000),

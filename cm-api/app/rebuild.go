@@ -40,7 +40,7 @@ func rebuildUsers(ctx context.Context, args []string, getenv func(string) string
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
 		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
-		SummaryCollections: cfg.SummaryCollections})
+		SummaryCollections: cfg.SummaryCollections, ListingPages: cfg.ListingPages})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

@@ -77,7 +77,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	store, err := mongo.Open(mongo.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase,
 		Username: cfg.MongoUsername, Password: cfg.MongoPassword, Timeout: cfg.MongoTimeout, TLS: mongoTLS,
-		SummaryCollections: cfg.SummaryCollections})
+		SummaryCollections: cfg.SummaryCollections, ListingPages: cfg.ListingPages})
 	if err != nil {
 		return fmt.Errorf("config: %w (set %s_MONGO_URI to a mongodb:// URI)", err, EnvPrefix)
 	}

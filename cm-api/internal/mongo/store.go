@@ -36,6 +36,9 @@ type Options struct {
 	// SummaryCollections spreads the user summaries over this many
 	// collections (users, users_1, …; 0 or 1: users alone). See users.go.
 	SummaryCollections int
+	// ListingPages serves look-ups from pages the projection keeps beside
+	// the summaries (see pages.go): for FerretDB, off on MongoDB.
+	ListingPages bool
 }
 
 // Store is the purchases collection.
@@ -46,6 +49,8 @@ type Store struct {
 	timeout   time.Duration
 	indexed   atomic.Bool
 	reach     *reachability
+	pages     *mongo.Collection // nil: look-ups by the index (see pages.go)
+	pageCache *pageCache
 }
 
 // purchaseDoc is a purchase as stored. Money is integer cents, never a float. The
@@ -98,7 +103,11 @@ func Open(o Options) (*Store, error) {
 	for i := 1; i < o.SummaryCollections; i++ {
 		users = append(users, db.Collection(fmt.Sprintf("users_%d", i)))
 	}
-	return &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}, nil
+	st := &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}
+	if o.ListingPages {
+		st.pages, st.pageCache = db.Collection(PagesCollection), newPageCache(cachedPages)
+	}
+	return st, nil
 }
 
 // Close disconnects.
@@ -237,6 +246,11 @@ func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.T
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if s.pages != nil {
+		if events, ok, err := s.listPages(ctx, userID, afterTS, afterID, limit); ok || err != nil {
+			return events, err
+		}
+	}
 	filter := bson.D{{Key: "userid", Value: userID}}
 	if afterID != "" {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{

@@ -25,8 +25,15 @@ func openStore(t *testing.T) (*mongo.Store, *drv.Database) {
 // openStoreOver opens a store whose summaries are spread over n collections.
 func openStoreOver(t *testing.T, n int) (*mongo.Store, *drv.Database) {
 	t.Helper()
-	uri, db := infra.MongoURI, database()
-	s, err := mongo.Open(mongo.Options{URI: uri, Database: db, Timeout: 10 * time.Second, SummaryCollections: n})
+	return openStoreWith(t, mongo.Options{SummaryCollections: n}, database())
+}
+
+// openStoreWith opens a store with o on the test server's database db.
+func openStoreWith(t *testing.T, o mongo.Options, db string) (*mongo.Store, *drv.Database) {
+	t.Helper()
+	uri := infra.MongoURI
+	o.URI, o.Database, o.Timeout = uri, db, 10*time.Second
+	s, err := mongo.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type userDoc struct {
 	Applied    map[string]int64 `bson:"applied"`
 	Version    int64            `bson:"v"`
 	AsOf       time.Time        `bson:"as_of,omitempty"`
+	Pages      []pageRef        `bson:"pages,omitempty"` // see pages.go
 }
 
 func (d userDoc) summary() cmapi.Summary {
@@ -66,20 +67,23 @@ func (s *Store) User(ctx context.Context, userID string) (cmapi.Summary, bool, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	d, ok, err := s.userDoc(ctx, userID)
+	return d.summary(), ok, err
+}
+
+// userDoc reads a user's summary as stored: one read by _id.
+func (s *Store) userDoc(ctx context.Context, userID string) (userDoc, bool, error) {
 	var d userDoc
 	err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return cmapi.Summary{}, false, nil
+		return userDoc{}, false, nil
 	}
-	if err != nil {
-		return cmapi.Summary{}, false, err
-	}
-	return d.summary(), true, nil
+	return d, err == nil, err
 }
 
-// readSummaries returns the stored summaries of users, keyed by id: one $in
-// per collection holding any of them.
-func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, error) {
+// readSummaries returns the stored summaries of users and their listing
+// pages, keyed by id: one $in per collection holding any of them.
+func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, map[string][]pageRef, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	byColl := map[*mongo.Collection][]string{}
@@ -88,25 +92,28 @@ func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]c
 		byColl[c] = append(byColl[c], u)
 	}
 	out := make(map[string]cmapi.Summary, len(users))
+	pages := map[string][]pageRef{}
 	for c, ids := range byColl {
 		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var docs []userDoc
 		if err := cur.All(ctx, &docs); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, d := range docs {
 			out[d.ID] = d.summary()
+			pages[d.ID] = d.Pages
 		}
 	}
-	return out, nil
+	return out, pages, nil
 }
 
-// writeSummaries stores changed summaries, each only if nobody changed it since it
-// was read (Version), in one round trip. A conflict is reported as errConflict.
-func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) error {
+// writeSummaries stores changed summaries, each with its listing pages (none
+// if pages has no entry for it) and only if nobody changed it since it was
+// read (Version), in one round trip. A conflict is reported as errConflict.
+func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pages map[string][]pageRef) error {
 	if len(changed) == 0 {
 		return nil
 	}
@@ -127,6 +134,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary) err
 		}
 		doc := docOf(sum)
 		doc.Version = sum.Version + 1
+		doc.Pages = pages[sum.UserID]
 		if sum.Version == 0 {
 			inserts[c] = append(inserts[c], mongo.NewInsertOneModel().SetDocument(doc))
 			continue
@@ -249,29 +257,76 @@ func distinct(ds []cmapi.Delivery, key func(cmapi.Delivery) string) []string {
 	return out
 }
 
-// applySummaries folds the owning deliveries into their users' summaries. A
-// conflict with another writer re-reads and re-applies: Apply skips what the
-// other writer counted.
+// applySummaries folds the owning deliveries into their users' summaries, and
+// with listing pages on, their purchases into the users' pages. A conflict with
+// another writer re-reads and re-applies: Apply skips what the other writer
+// counted, and the pages this attempt wrote that no summary names are deleted.
 func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Delivery) error {
 	if len(owners) == 0 {
 		return nil
 	}
 	users := distinct(owners, func(d cmapi.Delivery) string { return d.UserID })
+	var unsure []string // pages of a failed attempt: written, or replaced
 	for attempt := 0; ; attempt++ {
-		current, err := s.readSummaries(ctx, users)
+		current, refs, err := s.readSummaries(ctx, users)
 		if err != nil {
 			return err
 		}
+		if len(unsure) > 0 {
+			s.deletePages(ctx, unnamed(unsure, refs))
+			unsure = nil
+		}
+		// What Fold is about to count, for the users whose pages hold what
+		// their summary counts: the others are listed by the index.
+		added := map[string][]pageEntry{}
+		if s.pages != nil {
+			for _, d := range owners {
+				sum := current[d.UserID]
+				if !sum.Counted(d.Partition, d.Offset) && pagesValid(refs[d.UserID], sum.Count) {
+					added[d.UserID] = append(added[d.UserID], entryOf(d))
+				}
+			}
+		}
+		changedUsers := cmapi.Fold(current, owners, window)
 		var changed []cmapi.Summary
-		for _, u := range cmapi.Fold(current, owners, window) {
+		for _, u := range changedUsers {
 			changed = append(changed, current[u])
 		}
-		err = s.writeSummaries(ctx, changed)
-		if !errors.Is(err, errConflict) || attempt == 20 {
+		var next map[string][]pageRef
+		var written, replaced []string
+		if s.pages != nil {
+			if next, written, replaced, err = s.nextPages(ctx, refs, added); err != nil {
+				return err
+			}
+		}
+		err = s.writeSummaries(ctx, changed, next)
+		switch {
+		case err == nil:
+			s.deletePages(ctx, replaced)
+			return nil
+		case !errors.Is(err, errConflict) || attempt == 20:
 			return err
 		}
+		unsure = append(written, replaced...)
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
+}
+
+// unnamed returns the pages among ids that no summary in refs names.
+func unnamed(ids []string, refs map[string][]pageRef) []string {
+	named := map[string]bool{}
+	for _, rs := range refs {
+		for _, r := range rs {
+			named[r.ID] = true
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if !named[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // RebuildUser recomputes a user's summary from the stored purchases, for the
@@ -283,10 +338,11 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		before, _, err = s.User(ctx, userID)
+		doc, _, err := s.userDoc(ctx, userID)
 		if err != nil {
 			return before, after, err
 		}
+		before = doc.summary()
 		before.UserID = userID
 		cur, err := s.purchases.Find(ctx, bson.D{{Key: "userid", Value: userID}})
 		if err != nil {
@@ -305,11 +361,49 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 		if !changed {
 			return before, after, nil
 		}
-		err = s.writeSummaries(ctx, []cmapi.Summary{after})
+		// The pages are laid out afresh, whatever they were: a rebuild is
+		// also how a summary gets valid pages (see pagesValid).
+		var pages map[string][]pageRef
+		var written []pageDoc
+		if s.pages != nil {
+			var entries []pageEntry
+			for _, d := range cmapi.Recounted(purchases, partition, offset) {
+				entries = append(entries, entryOf(d))
+			}
+			var refs []pageRef
+			refs, written = buildPages(userID, entries, newPageID(userID))
+			pages = map[string][]pageRef{userID: refs}
+			if err := s.writePages(ctx, written); err != nil {
+				return before, after, err
+			}
+		}
+		err = s.writeSummaries(ctx, []cmapi.Summary{after}, pages)
+		switch {
+		case err == nil:
+			s.deletePages(ctx, pageIDs(doc.Pages))
+		case errors.Is(err, errConflict): // not written: nothing names them
+			s.deletePages(ctx, pageIDs(refsOf(written)))
+		}
 		if !errors.Is(err, errConflict) || attempt == 20 {
 			return before, after, err
 		}
 	}
+}
+
+func pageIDs(refs []pageRef) []string {
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func refsOf(docs []pageDoc) []pageRef {
+	refs := make([]pageRef, len(docs))
+	for i, d := range docs {
+		refs[i] = d.ref()
+	}
+	return refs
 }
 
 // UserIDs returns every user id that has purchases.

@@ -26,8 +26,9 @@ import (
 
 // equalityFields are the fields each collection is filtered on by equality.
 var equalityFields = map[string][]string{
-	"purchases": {"_id", "userid"}, // duplicate checks; a user's page, rebuilds
-	"users":     {"_id"},           // summary reads and conditional replaces
+	"purchases":      {"_id", "userid"}, // duplicate checks; a user's page, rebuilds
+	"users":          {"_id"},           // summary reads and conditional replaces
+	"purchase_pages": {"_id"},           // listing pages (mongo.listing_pages)
 }
 
 // indexForEquality creates the collections (if missing) and a GIN index per

@@ -149,7 +149,7 @@ func (b *bench) startBase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = indexForEquality(ctx, b.pgURL, mc.Database("shop"), "purchases", "users")
+	err = indexForEquality(ctx, b.pgURL, mc.Database("shop"), "purchases", "users", "purchase_pages")
 	_ = mc.Disconnect(context.Background())
 	if err != nil {
 		return err
@@ -209,7 +209,9 @@ func (b *bench) startAPI(ctx context.Context) error {
 	envs := append(b.k.serviceEnv("CM_API", b.k.API),
 		"CM_API_HTTP_ADDR="+addr, "CM_API_AUTH_TOKEN="+token, "CM_API_CURSOR_KEY=bench-cursor-key", "CM_API_MONGO_URI="+b.mongoURI,
 		"CM_API_KAFKA_GROUP="+b.k.Group, "CM_API_KAFKA_TOPIC="+b.k.Topic,
-		"CM_API_LOG_FORMAT=json", "CM_API_LOG_LEVEL="+b.logLevel())
+		"CM_API_LOG_FORMAT=json", "CM_API_LOG_LEVEL="+b.logLevel(),
+		// Both stacks are FerretDB: no look-up by user is served by an index.
+		"CM_API_MONGO_LISTING_PAGES=true")
 	if b.sqliteDir != "" {
 		envs = append(envs, "CM_API_MONGO_SUMMARY_COLLECTIONS=64") // as make run (localstack/shop.go)
 	}

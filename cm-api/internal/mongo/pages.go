@@ -1,0 +1,413 @@
+package mongo
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	cmapi "github.com/scalable-shop/shop/cm-api"
+	"github.com/scalable-shop/shop/contract"
+)
+
+// Listing pages (mongo.listing_pages) serve a user's purchases, newest first,
+// from documents read by _id alone. They exist for FerretDB 1.24: neither of
+// its backends serves a look-up by user, sorted by time, from an index (SQLite
+// pushes down no filter but _id, PostgreSQL an equality but never a sort), so
+// the indexed query of ListPurchases reads every purchase of the store or of
+// the user. On MongoDB that query is served by the userid_ts_id index; keep
+// the pages off there.
+//
+// The projection keeps the pages beside each summary, in the same pass that
+// counts the purchases: the summary lists its pages (pageRef, newest first)
+// and is the only thing written in place, by the same conditional replace as
+// before. A page is immutable: a changed page is written as a new document
+// with a new _id before the summary that names it, and the one it replaces is
+// deleted after. So a reader that has a summary reads pages that never change
+// under it (or are gone, and it reads the summary again), a crash between the
+// writes leaves at worst an unreferenced page, and any process may cache a
+// page by its _id forever (pageCache).
+//
+// The pages of a summary are trusted only while their entries add up to its
+// count (pagesValid): summaries written while the pages were off, or before
+// this code, are listed by the indexed query until a rebuild writes them.
+
+// PagesCollection holds the listing pages.
+const PagesCollection = "purchase_pages"
+
+// maxPageEntries is the most purchases one page holds; a page that would hold
+// more is split in halves, so pages hold from half of it to all of it, and a
+// page of the longest listing (contract.MaxPageLimit) reads at most three.
+const maxPageEntries = 128
+
+// pageEntry is one purchase in a page; the user is the page's.
+type pageEntry struct {
+	ID         string    `bson:"id"`
+	Username   string    `bson:"u"`
+	PriceCents int64     `bson:"c"`
+	Timestamp  time.Time `bson:"ts"`
+	ReceivedAt time.Time `bson:"r"`
+}
+
+// pageRef names a page in its summary, with the position of its oldest entry:
+// every entry of the page is at or after it, and before the oldest entry of
+// the page named before it.
+type pageRef struct {
+	ID     string    `bson:"id"`
+	OldTS  time.Time `bson:"ts"`
+	OldID  string    `bson:"pid"`
+	Length int       `bson:"n"`
+}
+
+// pageDoc is a page as stored.
+type pageDoc struct {
+	ID      string      `bson:"_id"`
+	UserID  string      `bson:"userid"`
+	Entries []pageEntry `bson:"p"` // newest first
+}
+
+func entryOf(d cmapi.Delivery) pageEntry {
+	return pageEntry{ID: d.ID, Username: d.Username, PriceCents: d.PriceCents,
+		Timestamp: d.Timestamp.Truncate(time.Millisecond), ReceivedAt: d.ReceivedAt.Truncate(time.Millisecond)}
+}
+
+func (e pageEntry) event(userID string) contract.Event {
+	return contract.Event{Version: contract.EventVersion, ID: e.ID, UserID: userID, Username: e.Username,
+		PriceCents: e.PriceCents, Timestamp: e.Timestamp.UTC(), ReceivedAt: e.ReceivedAt.UTC()}
+}
+
+// newestFirst orders purchases as a listing does: by time, then id, both
+// descending (the userid_ts_id index's order).
+func newestFirst(aTS time.Time, aID string, bTS time.Time, bID string) int {
+	return cmp.Or(bTS.Compare(aTS), cmp.Compare(bID, aID))
+}
+
+// pagesValid reports whether refs hold exactly the count purchases their
+// summary counted.
+func pagesValid(refs []pageRef, count int64) bool {
+	n := int64(0)
+	for _, r := range refs {
+		n += int64(r.Length)
+	}
+	return n == count
+}
+
+// firstPage is the index of the first page holding entries strictly after the
+// cursor (afterTS, afterID) in listing order; with no cursor, the first page.
+func firstPage(refs []pageRef, afterTS time.Time, afterID string) int {
+	if afterID == "" {
+		return 0
+	}
+	for i, r := range refs {
+		if newestFirst(r.OldTS, r.OldID, afterTS, afterID) > 0 {
+			return i
+		}
+	}
+	return len(refs)
+}
+
+// after returns the entries strictly after the cursor, in listing order.
+func after(entries []pageEntry, afterTS time.Time, afterID string) []pageEntry {
+	if afterID == "" {
+		return entries
+	}
+	i, _ := slices.BinarySearchFunc(entries, struct{}{}, func(e pageEntry, _ struct{}) int {
+		if newestFirst(e.Timestamp, e.ID, afterTS, afterID) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	return entries[i:]
+}
+
+// pageOf is the index of the page an entry belongs in: the first whose
+// oldest entry is not after it, or the last.
+func pageOf(refs []pageRef, e pageEntry) int {
+	for i, r := range refs {
+		if newestFirst(r.OldTS, r.OldID, e.Timestamp, e.ID) >= 0 {
+			return i
+		}
+	}
+	return len(refs) - 1
+}
+
+// pagesToChange says which pages the new entries go into: page index to
+// entries. With no pages yet, everything goes into a new page at index 0.
+func pagesToChange(refs []pageRef, add []pageEntry) map[int][]pageEntry {
+	out := map[int][]pageEntry{}
+	for _, e := range add {
+		i := 0
+		if len(refs) > 0 {
+			i = pageOf(refs, e)
+		}
+		out[i] = append(out[i], e)
+	}
+	return out
+}
+
+// rewritePages merges the new entries (by page, from pagesToChange) into the
+// current contents of those pages (loaded, by page index), splitting any page
+// that grows past maxPageEntries. It returns the user's new list of pages,
+// the page documents to write first and the ids of the pages they replace.
+// newID names each new page.
+func rewritePages(userID string, refs []pageRef, loaded, add map[int][]pageEntry, newID func() string) (out []pageRef, write []pageDoc, replaced []string) {
+	if len(add) == 0 {
+		return refs, nil, nil
+	}
+	n := max(len(refs), 1)
+	for i := range n {
+		extra, changed := add[i]
+		if !changed {
+			out = append(out, refs[i])
+			continue
+		}
+		if i < len(refs) {
+			replaced = append(replaced, refs[i].ID)
+		}
+		entries := append(slices.Clone(loaded[i]), extra...)
+		slices.SortFunc(entries, func(a, b pageEntry) int { return newestFirst(a.Timestamp, a.ID, b.Timestamp, b.ID) })
+		for _, part := range split(entries) {
+			doc := pageDoc{ID: newID(), UserID: userID, Entries: part}
+			write = append(write, doc)
+			out = append(out, doc.ref())
+		}
+	}
+	return out, write, replaced
+}
+
+// buildPages lays out every purchase of a user afresh, as a rebuild does:
+// pages half full, so that the next purchases fit without a split.
+func buildPages(userID string, entries []pageEntry, newID func() string) (out []pageRef, write []pageDoc) {
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b pageEntry) int { return newestFirst(a.Timestamp, a.ID, b.Timestamp, b.ID) })
+	for len(entries) > 0 {
+		k := min(len(entries), maxPageEntries/2)
+		doc := pageDoc{ID: newID(), UserID: userID, Entries: entries[:k:k]}
+		entries = entries[k:]
+		write = append(write, doc)
+		out = append(out, doc.ref())
+	}
+	return out, write
+}
+
+// split cuts a sorted page that is too long into halves until each fits.
+func split(entries []pageEntry) [][]pageEntry {
+	if len(entries) <= maxPageEntries {
+		return [][]pageEntry{entries}
+	}
+	h := len(entries) / 2
+	return append(split(entries[:h:h]), split(entries[h:])...)
+}
+
+func (d pageDoc) ref() pageRef {
+	last := d.Entries[len(d.Entries)-1]
+	return pageRef{ID: d.ID, OldTS: last.Timestamp, OldID: last.ID, Length: len(d.Entries)}
+}
+
+// errPageGone: a page a summary named was deleted, because a newer summary
+// replaced it; read the summary again.
+var errPageGone = errors.New("listing page replaced meanwhile")
+
+// pageCache keeps pages by _id. A page never changes, so an entry is right
+// for as long as it is kept; it only bounds memory, dropping an arbitrary
+// page when full.
+type pageCache struct {
+	mu  sync.Mutex
+	m   map[string][]pageEntry
+	max int
+}
+
+func newPageCache(max int) *pageCache { return &pageCache{m: map[string][]pageEntry{}, max: max} }
+
+func (c *pageCache) get(id string) ([]pageEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	return e, ok
+}
+
+func (c *pageCache) put(id string, entries []pageEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[id] = entries
+}
+
+func (c *pageCache) drop(ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		delete(c.m, id)
+	}
+}
+
+// cachedPages bounds the pages a process keeps: the newest page of every
+// user of a shop of a few thousand active users.
+const cachedPages = 8192
+
+// newPageID names a page: its user, then random bytes, so that two writers
+// never write the same page.
+func newPageID(userID string) func() string {
+	return func() string {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return userID + "." + hex.EncodeToString(b[:])
+	}
+}
+
+// readPages returns the entries of the pages, from the cache or by one read
+// by _id each, a few at a time.
+func (s *Store) readPages(ctx context.Context, ids []string) (map[string][]pageEntry, error) {
+	out := make(map[string][]pageEntry, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if e, ok := s.pageCache.get(id); ok {
+			out[id] = e
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	read := make([]pageDoc, len(missing))
+	err := s.roundTrips(ctx, len(missing), positionReaders, func(ctx context.Context, i int) error {
+		err := s.pages.FindOne(ctx, bson.D{{Key: "_id", Value: missing[i]}}).Decode(&read[i])
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return fmt.Errorf("page %s: %w", missing[i], errPageGone)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range missing {
+		s.pageCache.put(id, read[i].Entries)
+		out[id] = read[i].Entries
+	}
+	return out, nil
+}
+
+// writePages inserts new pages with one unordered insert.
+func (s *Store) writePages(ctx context.Context, docs []pageDoc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	if _, err := s.pages.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		return fmt.Errorf("write listing pages: %w", err)
+	}
+	for _, d := range docs {
+		s.pageCache.put(d.ID, d.Entries)
+	}
+	return nil
+}
+
+// deletePages removes pages no summary names any more, one delete by _id each
+// in one command. A failure leaves them stored and unread: it costs space,
+// never a wrong listing, so it is not worth failing the write that
+// replaced them.
+func (s *Store) deletePages(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	s.pageCache.drop(ids)
+	models := make([]mongo.WriteModel, len(ids))
+	for i, id := range ids {
+		models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+	}
+	_, _ = s.pages.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+}
+
+// nextPages writes the pages that take the newly counted purchases of each
+// user (added), and returns those users' lists of pages for their summaries,
+// the ids of the pages written and of the pages they replace.
+func (s *Store) nextPages(ctx context.Context, refs map[string][]pageRef, added map[string][]pageEntry) (next map[string][]pageRef, written, replaced []string, err error) {
+	type plan struct {
+		user string
+		add  map[int][]pageEntry
+	}
+	var plans []plan
+	var toRead []string
+	for user, add := range added {
+		p := plan{user, pagesToChange(refs[user], add)}
+		for i := range p.add {
+			if i < len(refs[user]) {
+				toRead = append(toRead, refs[user][i].ID)
+			}
+		}
+		plans = append(plans, p)
+	}
+	contents, err := s.readPages(ctx, toRead)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	next = map[string][]pageRef{}
+	var docs []pageDoc
+	for _, p := range plans {
+		loaded := map[int][]pageEntry{}
+		for i := range p.add {
+			if i < len(refs[p.user]) {
+				loaded[i] = contents[refs[p.user][i].ID]
+			}
+		}
+		out, write, rep := rewritePages(p.user, refs[p.user], loaded, p.add, newPageID(p.user))
+		next[p.user] = out
+		docs = append(docs, write...)
+		replaced = append(replaced, rep...)
+	}
+	if err := s.writePages(ctx, docs); err != nil {
+		return nil, nil, nil, err
+	}
+	for _, d := range docs {
+		written = append(written, d.ID)
+	}
+	return next, written, replaced, nil
+}
+
+// listPages is ListPurchases from the pages. ok is false when the user's
+// pages are not valid and the indexed query must answer.
+func (s *Store) listPages(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) (_ []contract.Event, ok bool, _ error) {
+	for attempt := 0; ; attempt++ {
+		var d userDoc
+		err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}},
+			options.FindOne().SetProjection(bson.D{{Key: "purchase_count", Value: 1}, {Key: "pages", Value: 1}})).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if !pagesValid(d.Pages, d.Count) {
+			return nil, false, nil
+		}
+		var out []contract.Event
+		for i := firstPage(d.Pages, afterTS, afterID); i < len(d.Pages) && len(out) < limit; i++ {
+			id := d.Pages[i].ID
+			var got map[string][]pageEntry
+			if got, err = s.readPages(ctx, []string{id}); err != nil {
+				break
+			}
+			for _, e := range after(got[id], afterTS, afterID) {
+				out = append(out, e.event(userID))
+			}
+		}
+		switch {
+		case errors.Is(err, errPageGone) && attempt < 3:
+			continue
+		case err != nil:
+			return nil, false, err
+		}
+		return out[:min(len(out), limit)], true, nil
+	}
+}
