@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -77,5 +78,33 @@ func TestSearch(t *testing.T) {
 	best, ok, all := Search([]float64{4000, 1000, 2000}, run, pass)
 	if !ok || best.Rate != 3000 || len(all) != 4 {
 		t.Errorf("best %v ok %v runs %d", best.Rate, ok, len(all))
+	}
+}
+
+func TestClosedLoopKeepsEachClientToOneRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a load for half a second; not under -short")
+	}
+	var inFlight, most atomic.Int32
+	res := Closed(context.Background(), 4, 500*time.Millisecond, time.Second, func(ctx context.Context, i int) string {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		if i%5 == 0 {
+			return "odd"
+		}
+		return ""
+	})
+	if most.Load() != 4 {
+		t.Errorf("%d requests in flight at most, want the 4 clients'", most.Load())
+	}
+	// 4 clients × 500 ms / 20 ms: about 100 requests, a fifth failing.
+	if res.Sent < 40 || res.Sent > 110 || res.Errors != res.ErrorKinds["odd"] || res.Errors < res.Sent/6 || res.Errors > res.Sent/4 {
+		t.Errorf("%s", res)
+	}
+	if res.Latency.P50 < 20*time.Millisecond {
+		t.Errorf("p50 %s below the op's own 20 ms", res.Latency.P50)
 	}
 }

@@ -71,17 +71,24 @@ func newLagger(k kafkaSetup) *lagger {
 	return &lagger{k: k, conn: conn, c: &kafka.Client{Addr: kafka.TCP(k.Brokers...), Transport: conn.Transport, Timeout: 10 * time.Second}}
 }
 
-// lag is the sum over partitions of end offset minus committed offset (an
-// uncommitted partition counts from 0: the topic is new and the group starts at
-// the first offset). end is the sum of the end offsets.
+// lag is, for the slower of cm-api's two groups (the purchases consumer and
+// the projection that keeps the summaries and listing pages), the sum over
+// partitions of end offset minus committed offset (an uncommitted partition
+// counts from 0: the topic is new and the group starts at the first offset):
+// zero once every event is stored and listed. end is the sum of the end
+// offsets.
 func (l *lagger) lag(ctx context.Context) (lag, end int64, err error) {
-	committed, ends, err := l.conn.GroupOffsets(ctx, l.k.Group, l.k.Topic)
-	if err != nil {
-		return 0, 0, err
-	}
-	for p, e := range ends {
-		end += e
-		lag += max(e-committed[p], 0)
+	for _, group := range []string{l.k.Group, l.k.Group + "-summaries"} {
+		committed, ends, err := l.conn.GroupOffsets(ctx, group, l.k.Topic)
+		if err != nil {
+			return 0, 0, err
+		}
+		var gl, ge int64
+		for p, e := range ends {
+			ge += e
+			gl += max(e-committed[p], 0)
+		}
+		lag, end = max(lag, gl), ge
 	}
 	return lag, end, nil
 }

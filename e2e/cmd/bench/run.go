@@ -91,7 +91,8 @@ func runBench(ctx context.Context, args []string) error {
 		{"start FerretDB, cm-server, cm-api, trivial handler", b.startBase},
 		// Freshness first, on empty collections: on FerretDB every look-up scans,
 		// so the polling would otherwise measure the scans.
-		{"freshness at 1,000 req/s", b.freshness},
+		{"freshness at 1,000 req/s (500 on the embedded stack)", b.freshness},
+		{"look-up at a tenth of the backlog", b.lookupSmall},
 		{"ingest: backlog, raw produce, raw bulk insert, cm-api catching up", b.ingest},
 		{"look-up: cm-api, cm-server and the raw find", b.lookup},
 		{"POST /buy at 1,000 and 5,000 req/s, and the trivial handler", b.fixedRates},
@@ -249,6 +250,94 @@ func purchaseDoc(e contract.Event, partition int, offset int64) bson.D {
 
 const lookupUser = "bench-lookup"
 
+// backlog makes n purchases of the load's users, mine of them the look-up
+// user's, spread evenly, timed a millisecond apart up to now.
+func (b *bench) backlog(n, mine int) (values [][]byte, keys []string, events []contract.Event, err error) {
+	every := n / mine
+	values, keys, events = make([][]byte, n), make([]string, n), make([]contract.Event, n)
+	base := time.Now().Add(-time.Duration(n) * time.Millisecond).UTC().Truncate(time.Millisecond)
+	for i := range n {
+		user := "ing-" + strconv.Itoa(i%b.sc.Users)
+		if i%every == 0 && i/every < mine {
+			user = lookupUser
+		}
+		ts := base.Add(time.Duration(i) * time.Millisecond)
+		e := contract.NewEvent(uuid.Must(uuid.NewV7()).String(),
+			contract.Purchase{UserID: user, Username: "Bench User " + strconv.Itoa(i%97), PriceCents: int64(100 + i%10000), Timestamp: ts}, ts)
+		v, err := json.Marshal(e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		values[i], keys[i], events[i] = v, user, e
+	}
+	return values, keys, events, nil
+}
+
+// lookupSmall stores a tenth of the backlog through cm-api and measures the
+// look-up on it, 16 clients through cm-server: the reference the look-up on
+// all of the data is compared with (its cost as the data grows).
+func (b *bench) lookupSmall(ctx context.Context) error {
+	b.settle(ctx)
+	values, keys, _, err := b.backlog(b.sc.Backlog/10, b.sc.LookupUser/10)
+	if err != nil {
+		return err
+	}
+	w := rawWriter(b.k)
+	_, _, err = produceRaw(ctx, w, values, keys, 1000)
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	if lag, err := b.lag.waitZero(ctx, b.sc.IngestMax); err != nil {
+		return fmt.Errorf("cm-api did not store the tenth within %s (lag %d): %w", b.sc.IngestMax, lag, err)
+	}
+	b.rep.LookupSmallDocs, err = b.lookupDocs(ctx)
+	if err != nil {
+		return err
+	}
+	b.lookupClients(ctx) // warm-up
+	b.rep.LookupSmall = b.lookupClients(ctx)
+	logf("cm-server /getAllUserBuys, %d clients, user with %d of %d purchases: %s", lookupClients, b.rep.LookupSmallDocs[0], b.rep.LookupSmallDocs[1], b.rep.LookupSmall)
+	return nil
+}
+
+// lookupClients is how many customers reload the look-up user's page at once.
+const lookupClients = 16
+
+// lookupClients runs lookupClients clients loading the look-up user's first
+// page of 50 through cm-server, each reloading as soon as it has it.
+func (b *bench) lookupClients(ctx context.Context) load.Result {
+	url := b.serverURL + "/getAllUserBuys/" + lookupUser + "?limit=50"
+	return load.Closed(ctx, lookupClients, b.sc.LookupFor, 10*time.Second, func(ctx context.Context, _ int) string {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		var body []byte
+		if c := load.Do(b.client, req, http.StatusOK, &body); c != "" {
+			return c
+		}
+		var page contract.PurchasePage
+		if json.Unmarshal(body, &page) != nil || len(page.Purchases) != 50 {
+			return "short-page"
+		}
+		return ""
+	})
+}
+
+// lookupDocs counts the look-up user's purchases and all of them.
+func (b *bench) lookupDocs(ctx context.Context) ([2]int64, error) {
+	mc, err := mongo.Connect(options.Client().ApplyURI(b.mongoURI))
+	if err != nil {
+		return [2]int64{}, err
+	}
+	defer func() { _ = mc.Disconnect(context.Background()) }()
+	coll := mc.Database("shop").Collection("purchases")
+	mine, err := coll.CountDocuments(ctx, bson.D{{Key: "userid", Value: lookupUser}})
+	if err != nil {
+		return [2]int64{}, err
+	}
+	all, err := coll.EstimatedDocumentCount(ctx)
+	return [2]int64{mine, all}, err
+}
+
 func (b *bench) ingest(ctx context.Context) error {
 	// cm-api stops (after consuming what freshness left) so the backlog waits for it.
 	b.settle(ctx)
@@ -259,23 +348,9 @@ func (b *bench) ingest(ctx context.Context) error {
 	b.apiCPU += b.api.last.CPU
 	b.apiHWM = max(b.apiHWM, b.api.last.HWM)
 	n := b.sc.Backlog
-	every := n / b.sc.LookupUser
-	values, keys := make([][]byte, n), make([]string, n)
-	events := make([]contract.Event, n)
-	base := time.Now().Add(-time.Duration(n) * time.Millisecond).UTC().Truncate(time.Millisecond)
-	for i := range n {
-		user := "ing-" + strconv.Itoa(i%b.sc.Users)
-		if i%every == 0 && i/every < b.sc.LookupUser {
-			user = lookupUser
-		}
-		ts := base.Add(time.Duration(i) * time.Millisecond)
-		e := contract.NewEvent(uuid.Must(uuid.NewV7()).String(),
-			contract.Purchase{UserID: user, Username: "Bench User " + strconv.Itoa(i%97), PriceCents: int64(100 + i%10000), Timestamp: ts}, ts)
-		v, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		values[i], keys[i], events[i] = v, user, e
+	values, keys, events, err := b.backlog(n, b.sc.LookupUser)
+	if err != nil {
+		return err
 	}
 
 	// The produce latency reference: the same writer, open loop at 1,000 events/s,
@@ -487,6 +562,8 @@ func (b *bench) lookup(ctx context.Context) error {
 	logf("cm-api /buyList: %s", b.rep.LookupAPI)
 	b.rep.LookupServer = load.Run(ctx, opts, getPage(b.serverURL+"/getAllUserBuys/"+lookupUser+"?limit=50", false))
 	logf("cm-server /getAllUserBuys: %s", b.rep.LookupServer)
+	b.rep.LookupClients = b.lookupClients(ctx)
+	logf("cm-server /getAllUserBuys, %d clients: %s", lookupClients, b.rep.LookupClients)
 	return nil
 }
 
@@ -653,8 +730,10 @@ func (b *bench) freshness(ctx context.Context) error {
 		missing++
 		mu.Unlock()
 	}
-	r := load.Run(ctx, load.Options{Rate: 1000, Duration: b.sc.Fresh}, func(ctx context.Context, i int) string {
-		if i%200 != 0 {
+	b.rep.FreshRate = b.freshRate()
+	every := int(b.rep.FreshRate / 5) // five probes a second
+	r := load.Run(ctx, load.Options{Rate: b.rep.FreshRate, Duration: b.sc.Fresh}, func(ctx context.Context, i int) string {
+		if i%every != 0 {
 			return buy(ctx, i)
 		}
 		user := "fresh-" + run + "-" + strconv.Itoa(i)
@@ -677,6 +756,15 @@ func (b *bench) freshness(ctx context.Context) error {
 	logf("freshness: load %s; visible after p50 %s p99 %s max %s (%d probes, %d never seen)", r,
 		hist.Quantile(.5), hist.Quantile(.99), hist.Max(), hist.Count(), missing)
 	return nil
+}
+
+// freshRate is the load freshness is measured under: what each stack's
+// store is asked to keep up with (issue 15's targets).
+func (b *bench) freshRate() float64 {
+	if b.sqliteDir != "" {
+		return 500
+	}
+	return 1000
 }
 
 // ---------------------------------------------------------------- max rate
