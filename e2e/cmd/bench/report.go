@@ -255,6 +255,17 @@ func (r *report) write(dir, stamp string) error {
 	if err := os.WriteFile(filepath.Join(dir, "latest.txt"), []byte(text), 0o644); err != nil {
 		return err
 	}
+	// The plot BENCHMARKS.md shows, one per stack.
+	svg := r.latencySVG()
+	stack := "bench"
+	if strings.HasPrefix(r.Stack, "embedded") {
+		stack = "embedded"
+	}
+	for _, name := range []string{"buy-latency-" + stamp + ".svg", "buy-latency-" + stack + ".svg"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("written: %s\n", filepath.Join(dir, "bench-"+stamp+".json"))
 	return nil
 }
