@@ -40,7 +40,7 @@ var Settings = []config.Setting{
 	{Key: "kafka.batch_wait", Default: "20ms", Usage: "how long to wait for a batch to fill once it has one event"},
 	{Key: "summaries.group", Default: "", Usage: "consumer group of the projection that counts stored purchases into the user summaries (empty: kafka.group followed by -summaries); the Kafka user needs Read on it"},
 	{Key: "summaries.batch_size", Default: "5000", Usage: "most events the projection counts in one window: each user it touches is written once per window"},
-	{Key: "summaries.window", Default: "500ms", Usage: "how long the projection fills a window once it has one event: how far summaries may trail the purchases"},
+	{Key: "summaries.window", Default: "100ms", Usage: "how long the projection fills a window once it has one event: how far summaries may trail the purchases"},
 	{Key: "kafka.session_timeout", Default: "10s", Usage: "consumer group session timeout: how soon a dead consumer's partitions move"},
 	{Key: "mongo.uri", Default: "mongodb://127.0.0.1:27017/", Usage: "MongoDB connection string"},
 	{Key: "mongo.database", Default: "shop", Usage: "database holding the purchases"},

@@ -68,21 +68,32 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, foll
 	}
 	start := time.Now()
 	return c.retry(ctx, "summaries", func() error {
-		// Unknown offsets (Kafka unreachable) skip nothing: every missing
-		// purchase is waited for.
-		octx, cancel := context.WithTimeout(work, 5*time.Second)
-		committed, _, oerr := c.conn.GroupOffsets(octx, follows, c.opts.Topic)
-		cancel()
-		if oerr != nil {
-			committed = nil
-		}
-		counted, skipped, err := sums.ProjectSummaries(work, window, committed)
-		if err != nil && work.Err() != nil {
-			return err // shutting down: not a store failure
-		}
-		if errors.Is(err, cmapi.ErrNotYetStored) {
+		var counted, skipped int
+		var err error
+		// Purchases not stored yet are the purchases consumer's batch in
+		// flight, stored within milliseconds: polled for soon, not backed
+		// off from like a failing store, which would add to every listing's
+		// delay.
+		for wait := notYetStoredPoll; ; wait = min(2*wait, time.Second) {
+			// Unknown offsets (Kafka unreachable) skip nothing: every missing
+			// purchase is waited for.
+			octx, cancel := context.WithTimeout(work, 5*time.Second)
+			committed, _, oerr := c.conn.GroupOffsets(octx, follows, c.opts.Topic)
+			cancel()
+			if oerr != nil {
+				committed = nil
+			}
+			counted, skipped, err = sums.ProjectSummaries(work, window, committed)
+			if err != nil && work.Err() != nil {
+				return err // shutting down: not a store failure
+			}
+			if !errors.Is(err, cmapi.ErrNotYetStored) {
+				break
+			}
 			c.storeAttempt(nil) // the store answered: progress, not a failure
-			return err
+			if !sleep(ctx, wait) {
+				return err
+			}
 		}
 		c.storeAttempt(err)
 		if err != nil {
@@ -98,6 +109,10 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, foll
 		return nil
 	})
 }
+
+// notYetStoredPoll is the first wait for purchases not stored yet; it doubles
+// up to a second while they stay missing.
+const notYetStoredPoll = 20 * time.Millisecond
 
 func (c *Consumer) rebuild(ctx context.Context, sums Summaries, r Rebuild) error {
 	before, after, err := sums.RebuildUser(ctx, r.UserID, r.Partition, r.Offset, r.At)

@@ -97,3 +97,40 @@ func BenchmarkRawInsertMany(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*benchBatch)/time.Since(start).Seconds(), "docs/s")
 }
+
+// The projection's side: each window (a stored batch) counted into the
+// summaries and, with listing pages, the pages; as make run is configured.
+func BenchmarkProjectSummaries(b *testing.B) {
+	for _, pages := range []bool{false, true} {
+		b.Run(fmt.Sprintf("listing_pages=%v", pages), func(b *testing.B) {
+			s, err := mongo.Open(mongo.Options{URI: infra.MongoURI, Database: database(), Timeout: 30 * time.Second,
+				SummaryCollections: 64, ListingPages: pages})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			ctx := context.Background()
+			batch := 0
+			var ds []cmapi.Delivery
+			next := func() {
+				batch++
+				ds = benchDeliveries(batch)
+				if _, _, err := s.SavePurchases(ctx, ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+			spent := time.Duration(0)
+			for b.Loop() {
+				b.StopTimer()
+				next()
+				b.StartTimer()
+				t := time.Now()
+				if n, _, err := s.ProjectSummaries(ctx, ds, nil); err != nil || n != benchBatch {
+					b.Fatalf("counted %d: %v", n, err)
+				}
+				spent += time.Since(t)
+			}
+			b.ReportMetric(float64(batch*benchBatch)/spent.Seconds(), "events/s")
+		})
+	}
+}

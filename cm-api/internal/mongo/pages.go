@@ -45,9 +45,11 @@ import (
 const PagesCollection = "purchase_pages"
 
 // maxPageEntries is the most purchases one page holds; a page that would hold
-// more is split in halves, so pages hold from half of it to all of it, and a
-// page of the longest listing (contract.MaxPageLimit) reads at most three.
-const maxPageEntries = 128
+// more is split in halves, so pages hold from half of it to all of it. Each
+// window rewrites the newest page of every user it touches: on SQLite the
+// cost of that write and of deleting the page it replaces grows with the
+// page's size, while a look-up reads its few pages side by side.
+const maxPageEntries = 32
 
 // pageEntry is one purchase in a page; the user is the page's.
 type pageEntry struct {
@@ -218,15 +220,18 @@ func (d pageDoc) ref() pageRef {
 var errPageGone = errors.New("listing page replaced meanwhile")
 
 // pageCache keeps pages by _id. A page never changes, so an entry is right
-// for as long as it is kept; it only bounds memory, dropping an arbitrary
-// page when full.
+// for as long as it is kept; the cache only bounds memory, by the entries it
+// holds, dropping arbitrary pages when full.
 type pageCache struct {
-	mu  sync.Mutex
-	m   map[string][]pageEntry
-	max int
+	mu      sync.Mutex
+	m       map[string][]pageEntry
+	entries int
+	max     int
 }
 
-func newPageCache(max int) *pageCache { return &pageCache{m: map[string][]pageEntry{}, max: max} }
+func newPageCache(maxEntries int) *pageCache {
+	return &pageCache{m: map[string][]pageEntry{}, max: maxEntries}
+}
 
 func (c *pageCache) get(id string) ([]pageEntry, bool) {
 	c.mu.Lock()
@@ -238,26 +243,32 @@ func (c *pageCache) get(id string) ([]pageEntry, bool) {
 func (c *pageCache) put(id string, entries []pageEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	for k, e := range c.m {
+		if c.entries+len(entries) <= c.max {
 			break
 		}
+		delete(c.m, k)
+		c.entries -= len(e)
 	}
 	c.m[id] = entries
+	c.entries += len(entries)
 }
 
 func (c *pageCache) drop(ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
+		c.entries -= len(c.m[id])
 		delete(c.m, id)
 	}
 }
 
-// cachedPages bounds the pages a process keeps: the newest page of every
-// user of a shop of a few thousand active users.
-const cachedPages = 8192
+// cachedEntries bounds the purchases the page cache holds (some 150 bytes
+// each): the newest pages of a shop of some ten thousand active users.
+const cachedEntries = 200_000
 
 // newPageID names a page: its user, then random bytes, so that two writers
 // never write the same page.
@@ -313,21 +324,54 @@ func (s *Store) writePages(ctx context.Context, docs []pageDoc) error {
 	return nil
 }
 
-// deletePages removes pages no summary names any more, one delete by _id each
-// in one command. A failure leaves them stored and unread: it costs space,
-// never a wrong listing, so it is not worth failing the write that
-// replaced them.
+// deletePages queues pages no summary names any more for the next sweep.
 func (s *Store) deletePages(ctx context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
 	s.pageCache.drop(ids)
-	models := make([]mongo.WriteModel, len(ids))
-	for i, id := range ids {
-		models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+	s.garbage.mu.Lock()
+	s.garbage.ids = append(s.garbage.ids, ids...)
+	due := len(s.garbage.ids) >= sweepAt || time.Since(s.garbage.swept) > sweepEvery
+	s.garbage.mu.Unlock()
+	if due {
+		s.sweep(ctx)
 	}
-	_, _ = s.pages.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 }
+
+// sweep deletes the queued pages, sweepAt at a time, each batch with one
+// delete of {_id: {$in: ids}}. One statement per page would cost FerretDB
+// a write per user per window (its per-statement cost is the projection's
+// limit there); its scan of the collection for $in costs less when shared
+// by many pages. MongoDB serves either from the _id index. A failure, or a
+// crash before the sweep, leaves pages stored and unread: space, never a
+// wrong listing, so it fails nothing.
+func (s *Store) sweep(ctx context.Context) {
+	s.garbage.mu.Lock()
+	ids := s.garbage.ids
+	s.garbage.ids, s.garbage.swept = nil, time.Now()
+	s.garbage.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), sweepAt)
+		_, _ = s.pages.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}})
+		ids = ids[n:]
+	}
+}
+
+// garbage holds the replaced pages until the next sweep.
+type garbage struct {
+	mu    sync.Mutex
+	ids   []string
+	swept time.Time
+}
+
+// sweepAt and sweepEvery say when replaced pages are deleted: FerretDB
+// compares each page it scans with every id of the $in, so a batch stays
+// modest, and a quiet shop still sweeps now and then.
+const (
+	sweepAt    = 1000
+	sweepEvery = 10 * time.Second
+)
 
 // nextPages writes the pages that take the newly counted purchases of each
 // user (added), and returns those users' lists of pages for their summaries,
@@ -391,22 +435,27 @@ func (s *Store) listPages(ctx context.Context, userID string, afterTS time.Time,
 		if !pagesValid(d.Pages, d.Count) {
 			return nil, false, nil
 		}
-		var out []contract.Event
-		for i := firstPage(d.Pages, afterTS, afterID); i < len(d.Pages) && len(out) < limit; i++ {
-			id := d.Pages[i].ID
-			var got map[string][]pageEntry
-			if got, err = s.readPages(ctx, []string{id}); err != nil {
-				break
-			}
-			for _, e := range after(got[id], afterTS, afterID) {
-				out = append(out, e.event(userID))
-			}
+		// The pages that hold the limit after the cursor, read side by side.
+		first := firstPage(d.Pages, afterTS, afterID)
+		if first == len(d.Pages) {
+			return nil, true, nil
 		}
+		var ids []string
+		for i, n := first, 0; i < len(d.Pages) && n < limit+d.Pages[first].Length; i++ {
+			ids, n = append(ids, d.Pages[i].ID), n+d.Pages[i].Length
+		}
+		got, err := s.readPages(ctx, ids)
 		switch {
 		case errors.Is(err, errPageGone) && attempt < 3:
 			continue
 		case err != nil:
 			return nil, false, err
+		}
+		var out []contract.Event
+		for _, id := range ids {
+			for _, e := range after(got[id], afterTS, afterID) {
+				out = append(out, e.event(userID))
+			}
 		}
 		return out[:min(len(out), limit)], true, nil
 	}

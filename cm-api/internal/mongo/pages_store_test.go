@@ -103,6 +103,7 @@ func TestListingPagesListWhatTheIndexLists(t *testing.T) {
 				t.Errorf("%s: %s's summary counts %d and names %d pages of %d purchases; %d are stored", when, u, count, named, sum, len(want))
 			}
 		}
+		paged.Sweep(ctx)
 		pages, err := db.Collection(mongo.PagesCollection).CountDocuments(ctx, bson.D{})
 		_, na, _ := pagesOf(t, db, "a")
 		_, nb, _ := pagesOf(t, db, "b")

@@ -133,8 +133,8 @@ func TestRebuiltPagesAreHalfFullAndInOrder(t *testing.T) {
 	if got, want := m.list(50), sortedIDs(all); !slices.Equal(got, want) {
 		t.Errorf("rebuilt listing %v, want %v", got, want)
 	}
-	if len(refs) != 5 || !pagesValid(refs, 300) {
-		t.Errorf("refs %+v, want 5 pages of 300 entries in all", refs)
+	if want := (300 + maxPageEntries/2 - 1) / (maxPageEntries / 2); len(refs) != want || !pagesValid(refs, 300) {
+		t.Errorf("refs %+v, want %d pages of 300 entries in all", refs, want)
 	}
 }
 
@@ -148,5 +148,23 @@ func TestPagesAreTrustedOnlyWhenTheyHoldTheCount(t *testing.T) {
 		if got := pagesValid(c.refs, c.count); got != c.want {
 			t.Errorf("pagesValid(%v, %d) = %v, want %v", c.refs, c.count, got, c.want)
 		}
+	}
+}
+
+func TestThePageCacheHoldsAtMostItsEntries(t *testing.T) {
+	c := newPageCache(100)
+	page := make([]pageEntry, 30)
+	for i := range 10 {
+		c.put(fmt.Sprint(i), page)
+		if c.entries > 100 || c.entries != 30*len(c.m) {
+			t.Fatalf("after %d pages: %d entries in %d pages, want at most 100", i+1, c.entries, len(c.m))
+		}
+	}
+	if _, ok := c.get("9"); !ok {
+		t.Error("the page put last is not cached")
+	}
+	c.drop([]string{"9", "unknown"})
+	if _, ok := c.get("9"); ok || c.entries != 30*len(c.m) {
+		t.Errorf("dropped page still cached, or %d entries counted for %d pages", c.entries, len(c.m))
 	}
 }

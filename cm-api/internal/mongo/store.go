@@ -51,6 +51,7 @@ type Store struct {
 	reach     *reachability
 	pages     *mongo.Collection // nil: look-ups by the index (see pages.go)
 	pageCache *pageCache
+	garbage   garbage // replaced pages, deleted by sweep
 }
 
 // purchaseDoc is a purchase as stored. Money is integer cents, never a float. The
@@ -105,13 +106,20 @@ func Open(o Options) (*Store, error) {
 	}
 	st := &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}
 	if o.ListingPages {
-		st.pages, st.pageCache = db.Collection(PagesCollection), newPageCache(cachedPages)
+		st.pages, st.pageCache = db.Collection(PagesCollection), newPageCache(cachedEntries)
 	}
 	return st, nil
 }
 
-// Close disconnects.
-func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+// Close deletes the replaced listing pages not swept yet and disconnects.
+func (s *Store) Close(ctx context.Context) error {
+	if s.pages != nil {
+		sctx, cancel := context.WithTimeout(ctx, s.timeout)
+		s.sweep(sctx)
+		cancel()
+	}
+	return s.client.Disconnect(ctx)
+}
 
 // Ping checks that the server answers; while it is known to be unreachable it
 // says so at once.
