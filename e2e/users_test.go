@@ -31,9 +31,18 @@ func userSummary(base, userID string) (int, contract.UserSummary, error) {
 // TestUserSummariesStayExactUnderDuplicatesAndKills drives a load while copies of
 // records already on the topic are written to it again and cm-api is killed
 // repeatedly, then compares every user's summary with their stored purchases.
+// With listing pages (as make run lists), the history comes from the pages the
+// projection keeps, and must hold every acknowledged purchase once all the same.
 func TestUserSummariesStayExactUnderDuplicatesAndKills(t *testing.T) {
 	needLocal(t)
-	s := startShop(t)
+	for _, pages := range []string{"false", "true"} {
+		t.Run("listing_pages="+pages, func(t *testing.T) {
+			summariesStayExact(t, startShop(t, map[string]string{"CM_API_MONGO_LISTING_PAGES": pages, "CM_API_MONGO_SUMMARY_COLLECTIONS": "8"}))
+		})
+	}
+}
+
+func summariesStayExact(t *testing.T, s *shop) {
 	if st, _, _ := userSummary(s.URL(), uid("nobody")); st != http.StatusNotFound {
 		t.Fatalf("unknown user: %d, want 404", st)
 	}

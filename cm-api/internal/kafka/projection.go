@@ -17,8 +17,9 @@ type Summaries interface {
 	// ProjectSummaries counts a window of deliveries into their users'
 	// summaries; it returns cmapi.ErrNotYetStored, counting nothing, while
 	// any of their purchases is not stored yet, unless the purchases group's
-	// committed offsets (read before the call) show it skipped (cmapi.Skipped).
-	ProjectSummaries(ctx context.Context, window []cmapi.Delivery, committed map[int]int64) (counted, skipped int, err error)
+	// committed offsets (read by offsets, when a purchase is missing) show
+	// it skipped (cmapi.Skipped).
+	ProjectSummaries(ctx context.Context, window []cmapi.Delivery, offsets func() map[int]int64) (counted, skipped int, err error)
 	// RebuildUser recomputes a user's summary for the rebuild command at
 	// (partition, offset), stamped at; running it again changes nothing.
 	RebuildUser(ctx context.Context, userID string, partition int, offset int64, at time.Time) (before, after cmapi.Summary, err error)
@@ -77,13 +78,16 @@ func (c *Consumer) projectWindow(ctx, work context.Context, sums Summaries, foll
 		for wait := notYetStoredPoll; ; wait = min(2*wait, time.Second) {
 			// Unknown offsets (Kafka unreachable) skip nothing: every missing
 			// purchase is waited for.
-			octx, cancel := context.WithTimeout(work, 5*time.Second)
-			committed, _, oerr := c.conn.GroupOffsets(octx, follows, c.opts.Topic)
-			cancel()
-			if oerr != nil {
-				committed = nil
+			offsets := func() map[int]int64 {
+				octx, cancel := context.WithTimeout(work, 5*time.Second)
+				defer cancel()
+				committed, _, err := c.conn.GroupOffsets(octx, follows, c.opts.Topic)
+				if err != nil {
+					return nil
+				}
+				return committed
 			}
-			counted, skipped, err = sums.ProjectSummaries(work, window, committed)
+			counted, skipped, err = sums.ProjectSummaries(work, window, offsets)
 			if err != nil && work.Err() != nil {
 				return err // shutting down: not a store failure
 			}

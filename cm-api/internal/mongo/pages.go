@@ -70,11 +70,70 @@ type pageRef struct {
 	Length int       `bson:"n"`
 }
 
-// pageDoc is a page as stored.
+// pageDoc is a page as stored: entries, or for a directory the refs of the
+// user's older pages.
 type pageDoc struct {
 	ID      string      `bson:"_id"`
 	UserID  string      `bson:"userid"`
-	Entries []pageEntry `bson:"p"` // newest first
+	Entries []pageEntry `bson:"p,omitempty"` // newest first
+	Refs    []pageRef   `bson:"refs,omitempty"`
+}
+
+// listing is how a summary names its pages: the newest (at most topPages)
+// in the summary itself, the others in a directory, a page of refs as
+// immutable as the pages. A look-up reads the summary on every call, and on
+// FerretDB the cost of that read grows with the document (0.46 ms empty,
+// 1.6 ms with 45 refs, 4.9 ms with 200, measured here): so it stays small
+// whatever the user's history, and the first pages need nothing else.
+type listing struct {
+	Top      []pageRef `bson:"pages,omitempty"`
+	Older    string    `bson:"older,omitempty"`   // the directory's _id
+	OlderLen int       `bson:"older_n,omitempty"` // purchases in the older pages
+}
+
+// topPages is how many pages a summary names itself: at least
+// topPages*maxPageEntries/2 purchases, more than the longest listing.
+const topPages = 8
+
+// valid reports whether the pages hold exactly the count purchases their
+// summary counted.
+func (l listing) valid(count int64) bool {
+	return pagesValid(l.Top, count-int64(l.OlderLen)) && (l.Older != "" || l.OlderLen == 0)
+}
+
+// reachesOlder reports whether an entry belongs among the directory's pages:
+// it is older than every entry of the pages the summary names.
+func (l listing) reachesOlder(add []pageEntry) bool {
+	if l.Older == "" || len(l.Top) == 0 {
+		return false
+	}
+	last := l.Top[len(l.Top)-1]
+	for _, e := range add {
+		if newestFirst(e.Timestamp, e.ID, last.OldTS, last.OldID) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// relist lays a user's pages out as a listing: the newest topPages in the
+// summary, the rest (then older, the refs of the directory's pages not in
+// refs) in a new directory, returned to be written, or none.
+func relist(userID string, refs, older []pageRef, newID func() string) (listing, []pageDoc) {
+	if len(refs) <= topPages && len(older) == 0 {
+		return listing{Top: refs}, nil
+	}
+	k := min(len(refs), topPages)
+	rest := append(slices.Clone(refs[k:]), older...)
+	if len(rest) == 0 {
+		return listing{Top: refs[:k]}, nil
+	}
+	dir := pageDoc{ID: newID(), UserID: userID, Refs: rest}
+	n := 0
+	for _, r := range rest {
+		n += r.Length
+	}
+	return listing{Top: refs[:k], Older: dir.ID, OlderLen: n}, []pageDoc{dir}
 }
 
 func entryOf(d cmapi.Delivery) pageEntry {
@@ -270,6 +329,9 @@ func (c *pageCache) drop(ids []string) {
 // each): the newest pages of a shop of some ten thousand active users.
 const cachedEntries = 200_000
 
+// cachedDirs bounds the directories kept: one per user with a long history.
+const cachedDirs = 10_000
+
 // newPageID names a page: its user, then random bytes, so that two writers
 // never write the same page.
 func newPageID(userID string) func() string {
@@ -278,6 +340,45 @@ func newPageID(userID string) func() string {
 		_, _ = rand.Read(b[:])
 		return userID + "." + hex.EncodeToString(b[:])
 	}
+}
+
+// readDir returns the refs of a directory, remembered or read by _id.
+func (s *Store) readDir(ctx context.Context, id string) ([]pageRef, error) {
+	if refs, ok := s.dirs.get(id); ok {
+		return refs, nil
+	}
+	var d pageDoc
+	err := s.pages.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("directory %s: %w", id, errPageGone)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.dirs.put(id, d.Refs)
+	return d.Refs, nil
+}
+
+// allPages returns the ids of every page a listing names, its directory's
+// included, and of the directory.
+func (s *Store) allPages(ctx context.Context, l listing) ([]string, error) {
+	ids := docIDsOfRefs(l.Top)
+	if l.Older != "" {
+		refs, err := s.readDir(ctx, l.Older)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(append(ids, docIDsOfRefs(refs)...), l.Older)
+	}
+	return ids, nil
+}
+
+func docIDsOfRefs(refs []pageRef) []string {
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // readPages returns the entries of the pages, from the cache or by one read
@@ -319,7 +420,11 @@ func (s *Store) writePages(ctx context.Context, docs []pageDoc) error {
 		return fmt.Errorf("write listing pages: %w", err)
 	}
 	for _, d := range docs {
-		s.pageCache.put(d.ID, d.Entries)
+		if d.Refs != nil {
+			s.dirs.put(d.ID, d.Refs)
+		} else {
+			s.pageCache.put(d.ID, d.Entries)
+		}
 	}
 	return nil
 }
@@ -330,6 +435,9 @@ func (s *Store) deletePages(ctx context.Context, ids []string) {
 		return
 	}
 	s.pageCache.drop(ids)
+	for _, id := range ids {
+		s.dirs.drop(id)
+	}
 	s.garbage.mu.Lock()
 	s.garbage.ids = append(s.garbage.ids, ids...)
 	due := len(s.garbage.ids) >= sweepAt || time.Since(s.garbage.swept) > sweepEvery
@@ -374,49 +482,79 @@ const (
 )
 
 // nextPages writes the pages that take the newly counted purchases of each
-// user (added), and returns those users' lists of pages for their summaries,
-// the ids of the pages written and of the pages they replace.
-func (s *Store) nextPages(ctx context.Context, refs map[string][]pageRef, added map[string][]pageEntry) (next map[string][]pageRef, written, replaced []string, err error) {
+// user (added), and returns those users' listings for their summaries and
+// the ids of the pages (and directories) they replace.
+func (s *Store) nextPages(ctx context.Context, lists map[string]listing, added map[string][]pageEntry) (next map[string]listing, replaced []string, err error) {
 	type plan struct {
 		user string
+		refs []pageRef // the summary's, and the directory's when an entry reaches there
+		full bool
 		add  map[int][]pageEntry
 	}
 	var plans []plan
 	var toRead []string
 	for user, add := range added {
-		p := plan{user, pagesToChange(refs[user], add)}
+		l := lists[user]
+		p := plan{user: user, refs: l.Top}
+		if l.reachesOlder(add) {
+			older, err := s.readDir(ctx, l.Older)
+			if err != nil {
+				return nil, nil, err
+			}
+			p.refs, p.full = append(slices.Clone(l.Top), older...), true
+		}
+		p.add = pagesToChange(p.refs, add)
 		for i := range p.add {
-			if i < len(refs[user]) {
-				toRead = append(toRead, refs[user][i].ID)
+			if i < len(p.refs) {
+				toRead = append(toRead, p.refs[i].ID)
 			}
 		}
 		plans = append(plans, p)
 	}
 	contents, err := s.readPages(ctx, toRead)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	next = map[string][]pageRef{}
+	next = map[string]listing{}
 	var docs []pageDoc
 	for _, p := range plans {
 		loaded := map[int][]pageEntry{}
 		for i := range p.add {
-			if i < len(refs[p.user]) {
-				loaded[i] = contents[refs[p.user][i].ID]
+			if i < len(p.refs) {
+				loaded[i] = contents[p.refs[i].ID]
 			}
 		}
-		out, write, rep := rewritePages(p.user, refs[p.user], loaded, p.add, newPageID(p.user))
-		next[p.user] = out
-		docs = append(docs, write...)
-		replaced = append(replaced, rep...)
+		refs, write, rep := rewritePages(p.user, p.refs, loaded, p.add, newPageID(p.user))
+		docs, replaced = append(docs, write...), append(replaced, rep...)
+		l := lists[p.user]
+		switch {
+		case p.full || len(refs) > topPages && l.Older != "":
+			// The directory changes: it takes what no longer fits in the
+			// summary, before the pages it held already.
+			var older []pageRef
+			if !p.full {
+				if older, err = s.readDir(ctx, l.Older); err != nil {
+					return nil, nil, err
+				}
+			}
+			nl, dir := relist(p.user, refs, older, newPageID(p.user))
+			docs = append(docs, dir...)
+			if l.Older != "" {
+				replaced = append(replaced, l.Older)
+			}
+			next[p.user] = nl
+		case len(refs) > topPages:
+			nl, dir := relist(p.user, refs, nil, newPageID(p.user))
+			docs = append(docs, dir...)
+			next[p.user] = nl
+		default:
+			next[p.user] = listing{Top: refs, Older: l.Older, OlderLen: l.OlderLen}
+		}
 	}
 	if err := s.writePages(ctx, docs); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	for _, d := range docs {
-		written = append(written, d.ID)
-	}
-	return next, written, replaced, nil
+	return next, replaced, nil
 }
 
 // listPages is ListPurchases from the pages. ok is false when the user's
@@ -424,39 +562,65 @@ func (s *Store) nextPages(ctx context.Context, refs map[string][]pageRef, added 
 func (s *Store) listPages(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) (_ []contract.Event, ok bool, _ error) {
 	for attempt := 0; ; attempt++ {
 		var d userDoc
-		err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}},
-			options.FindOne().SetProjection(bson.D{{Key: "purchase_count", Value: 1}, {Key: "pages", Value: 1}})).Decode(&d)
+		err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		if !pagesValid(d.Pages, d.Count) {
+		if !d.Listing.valid(d.Count) {
 			return nil, false, nil
 		}
-		// The pages that hold the limit after the cursor, read side by side.
-		first := firstPage(d.Pages, afterTS, afterID)
-		if first == len(d.Pages) {
-			return nil, true, nil
-		}
-		var ids []string
-		for i, n := first, 0; i < len(d.Pages) && n < limit+d.Pages[first].Length; i++ {
-			ids, n = append(ids, d.Pages[i].ID), n+d.Pages[i].Length
-		}
-		got, err := s.readPages(ctx, ids)
+		events, err := s.fromPages(ctx, userID, d.Listing, afterTS, afterID, limit)
 		switch {
 		case errors.Is(err, errPageGone) && attempt < 3:
 			continue
 		case err != nil:
 			return nil, false, err
 		}
-		var out []contract.Event
-		for _, id := range ids {
-			for _, e := range after(got[id], afterTS, afterID) {
-				out = append(out, e.event(userID))
-			}
-		}
-		return out[:min(len(out), limit)], true, nil
+		return events, true, nil
 	}
+}
+
+// fromPages reads the pages of a listing that hold the limit after the
+// cursor, side by side; the directory only when the summary's pages do not.
+func (s *Store) fromPages(ctx context.Context, userID string, l listing, afterTS time.Time, afterID string, limit int) ([]contract.Event, error) {
+	refs := l.Top
+	first := firstPage(refs, afterTS, afterID)
+	if l.Older != "" && (first == len(refs) || entriesFrom(refs, first) < limit+refs[first].Length) {
+		older, err := s.readDir(ctx, l.Older)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(slices.Clone(refs), older...)
+		first = firstPage(refs, afterTS, afterID)
+	}
+	if first == len(refs) {
+		return nil, nil
+	}
+	var ids []string
+	for i, n := first, 0; i < len(refs) && n < limit+refs[first].Length; i++ {
+		ids, n = append(ids, refs[i].ID), n+refs[i].Length
+	}
+	got, err := s.readPages(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []contract.Event
+	for _, id := range ids {
+		for _, e := range after(got[id], afterTS, afterID) {
+			out = append(out, e.event(userID))
+		}
+	}
+	return out[:min(len(out), limit)], nil
+}
+
+// entriesFrom counts the entries of refs[i:].
+func entriesFrom(refs []pageRef, i int) int {
+	n := 0
+	for _, r := range refs[i:] {
+		n += r.Length
+	}
+	return n
 }

@@ -38,22 +38,45 @@ func listAll(t *testing.T, s *mongo.Store, user string, limit int) []string {
 	}
 }
 
-// pagesOf reads what a summary names, as stored.
+// pagesOf reads what a summary names, as stored: its count, the page
+// documents it names (its directory and the directory's pages included) and
+// the purchases they hold.
 func pagesOf(t *testing.T, db *drv.Database, user string) (count int64, named int, sum int) {
 	t.Helper()
-	var doc struct {
-		Count int64 `bson:"purchase_count"`
-		Pages []struct {
-			N int `bson:"n"`
-		} `bson:"pages"`
+	type ref struct {
+		N int `bson:"n"`
 	}
-	if err := db.Collection("users").FindOne(context.Background(), bson.D{{Key: "_id", Value: user}}).Decode(&doc); err != nil {
+	var doc struct {
+		Count    int64  `bson:"purchase_count"`
+		Pages    []ref  `bson:"pages"`
+		Older    string `bson:"older"`
+		OlderLen int    `bson:"older_n"`
+	}
+	ctx := context.Background()
+	if err := db.Collection("users").FindOne(ctx, bson.D{{Key: "_id", Value: user}}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range doc.Pages {
+	refs := doc.Pages
+	if doc.Older != "" {
+		var dir struct {
+			Refs []ref `bson:"refs"`
+		}
+		if err := db.Collection(mongo.PagesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: doc.Older}}).Decode(&dir); err != nil {
+			t.Fatalf("directory of %s: %v", user, err)
+		}
+		older := 0
+		for _, p := range dir.Refs {
+			older += p.N
+		}
+		if older != doc.OlderLen {
+			t.Errorf("%s: the directory's pages hold %d purchases, the summary says %d", user, older, doc.OlderLen)
+		}
+		refs, named = append(refs, dir.Refs...), 1
+	}
+	for _, p := range refs {
 		sum += p.N
 	}
-	return doc.Count, len(doc.Pages), sum
+	return doc.Count, named + len(refs), sum
 }
 
 // With listing pages on, a user's listing is the indexed query's, page by

@@ -168,3 +168,33 @@ func TestThePageCacheHoldsAtMostItsEntries(t *testing.T) {
 		t.Errorf("dropped page still cached, or %d entries counted for %d pages", c.entries, len(c.m))
 	}
 }
+
+// The summary names its newest pages; the directory takes the rest, newest
+// first, ahead of the pages it held; and a purchase older than every page
+// the summary names must be placed among the directory's.
+func TestListingsKeepTheNewestPagesInTheSummary(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var refs []pageRef
+	for i := range topPages + 3 {
+		refs = append(refs, pageRef{ID: fmt.Sprint("p", i), OldTS: t0.Add(-time.Duration(i) * time.Hour), OldID: "x", Length: 20})
+	}
+	older := []pageRef{{ID: "old", OldTS: t0.Add(-100 * time.Hour), OldID: "x", Length: 7}}
+	l, dir := relist("u", refs, older, func() string { return "dir" })
+	if len(l.Top) != topPages || l.Older != "dir" || l.OlderLen != 3*20+7 || len(dir) != 1 {
+		t.Fatalf("listing %+v, directory %+v", l, dir)
+	}
+	if ids := docIDsOfRefs(dir[0].Refs); !slices.Equal(ids, []string{fmt.Sprint("p", topPages), fmt.Sprint("p", topPages+1), fmt.Sprint("p", topPages+2), "old"}) {
+		t.Errorf("directory holds %v", ids)
+	}
+	if !l.valid(int64(len(refs)*20+7)) || l.valid(int64(len(refs)*20)) {
+		t.Errorf("listing %+v: valid only for its %d purchases", l, len(refs)*20+7)
+	}
+	if short, none := relist("u", refs[:2], nil, nil); len(short.Top) != 2 || short.Older != "" || none != nil {
+		t.Errorf("two pages: %+v %+v, want them in the summary and no directory", short, none)
+	}
+	late := pageEntry{ID: "late", Timestamp: t0.Add(-50 * time.Hour)}
+	recent := pageEntry{ID: "recent", Timestamp: t0.Add(time.Minute)}
+	if !l.reachesOlder([]pageEntry{recent, late}) || l.reachesOlder([]pageEntry{recent}) {
+		t.Errorf("a purchase older than the summary's pages must reach the directory, a recent one not")
+	}
+}

@@ -51,7 +51,11 @@ type Store struct {
 	reach     *reachability
 	pages     *mongo.Collection // nil: look-ups by the index (see pages.go)
 	pageCache *pageCache
+	dirs      *memo[string, []pageRef] // directories of older pages
 	garbage   garbage // replaced pages, deleted by sweep
+	// What this process wrote (remember.go).
+	inserted *memo[string, purchaseDoc]
+	written  *memo[string, userDoc]
 }
 
 // purchaseDoc is a purchase as stored. Money is integer cents, never a float. The
@@ -104,9 +108,11 @@ func Open(o Options) (*Store, error) {
 	for i := 1; i < o.SummaryCollections; i++ {
 		users = append(users, db.Collection(fmt.Sprintf("users_%d", i)))
 	}
-	st := &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach}
+	st := &Store{client: client, purchases: db.Collection("purchases"), users: users, timeout: o.Timeout, reach: reach,
+		inserted: newMemo[string, purchaseDoc](rememberedPositions), written: newMemo[string, userDoc](rememberedSummaries)}
 	if o.ListingPages {
 		st.pages, st.pageCache = db.Collection(PagesCollection), newPageCache(cachedEntries)
+		st.dirs = newMemo[string, []pageRef](cachedDirs)
 	}
 	return st, nil
 }
@@ -174,24 +180,40 @@ func (s *Store) SavePurchases(ctx context.Context, ds []cmapi.Delivery) (inserte
 			Timestamp: d.Timestamp.Truncate(time.Millisecond), ReceivedAt: d.ReceivedAt.Truncate(time.Millisecond),
 			SrcPartition: d.Partition, SrcOffset: &off})
 	}
-	existing := 0
+	existing := map[int]bool{}
 	if _, err := s.purchases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
 		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || !allDuplicates(bwe) {
 			return 0, 0, err
 		}
-		existing = len(bwe.WriteErrors)
+		for _, we := range bwe.WriteErrors {
+			existing[we.Index] = true
+		}
 	}
-	return len(docs) - existing, duplicates + existing, nil
+	for i, d := range docs {
+		if !existing[i] {
+			s.inserted.put(d.ID, d)
+		}
+	}
+	return len(docs) - len(existing), duplicates + len(existing), nil
 }
 
-// storedPositions reads where the stored purchases came from, one look-up by
-// _id each, every one with its own timeout, a few at a time. A single
+// storedPositions reads where the stored purchases came from: from memory for
+// those this process inserted (remember.go), else one look-up by _id each, every one with its own timeout, a few at a time. A single
 // {_id: {$in: ids}} would be one round trip on MongoDB, but FerretDB's SQLite
 // backend answers $in by scanning the whole collection (1.6 s for one id among
 // 20,000 documents on a busy 2-core machine, 1 ms by equality). A purchase not
 // stored yet is left out of the map, not an error.
-func (s *Store) storedPositions(ctx context.Context, ids []string) (map[string]purchaseDoc, error) {
+func (s *Store) storedPositions(ctx context.Context, all []string) (map[string]purchaseDoc, error) {
+	m := make(map[string]purchaseDoc, len(all))
+	var ids []string
+	for _, id := range all {
+		if d, ok := s.inserted.take(id); ok {
+			m[id] = d
+		} else {
+			ids = append(ids, id)
+		}
+	}
 	out := make([]purchaseDoc, len(ids))
 	found := make([]bool, len(ids))
 	proj := options.FindOne().SetProjection(bson.D{{Key: "src_partition", Value: 1}, {Key: "src_offset", Value: 1}})
@@ -209,7 +231,6 @@ func (s *Store) storedPositions(ctx context.Context, ids []string) (map[string]p
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]purchaseDoc, len(ids))
 	for i, id := range ids {
 		if found[i] {
 			m[id] = out[i]

@@ -132,7 +132,7 @@ func TestTheProjectionWaitsForThePurchases(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The purchases group is at offset 2: purchase 2 is on its way, not skipped.
-	if _, _, err := s.ProjectSummaries(ctx, second, map[int]int64{0: 2}); !errors.Is(err, cmapi.ErrNotYetStored) {
+	if _, _, err := s.ProjectSummaries(ctx, second, func() map[int]int64 { return map[int]int64{0: 2} }); !errors.Is(err, cmapi.ErrNotYetStored) {
 		t.Fatalf("projecting before purchase 2 is stored: %v, want ErrNotYetStored", err)
 	}
 	if _, ok, _ := s.User(ctx, "dan"); ok {
@@ -158,7 +158,7 @@ func TestPurchasesTheConsumerSkippedAreNotWaitedFor(t *testing.T) {
 	if _, _, err := s.SavePurchases(ctx, []cmapi.Delivery{stored}); err != nil {
 		t.Fatal(err)
 	}
-	n, skipped, err := s.ProjectSummaries(ctx, []cmapi.Delivery{stored, skippedOne}, map[int]int64{0: 3})
+	n, skipped, err := s.ProjectSummaries(ctx, []cmapi.Delivery{stored, skippedOne}, func() map[int]int64 { return map[int]int64{0: 3} })
 	if err != nil || n != 1 || skipped != 1 {
 		t.Fatalf("counted %d, skipped %d, err %v; want 1, 1 and none", n, skipped, err)
 	}

@@ -28,7 +28,7 @@ type userDoc struct {
 	Applied    map[string]int64 `bson:"applied"`
 	Version    int64            `bson:"v"`
 	AsOf       time.Time        `bson:"as_of,omitempty"`
-	Pages      []pageRef        `bson:"pages,omitempty"` // see pages.go
+	Listing    listing          `bson:",inline"` // see pages.go
 }
 
 func (d userDoc) summary() cmapi.Summary {
@@ -82,17 +82,23 @@ func (s *Store) userDoc(ctx context.Context, userID string) (userDoc, bool, erro
 }
 
 // readSummaries returns the stored summaries of users and their listing
-// pages, keyed by id: one $in per collection holding any of them.
-func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, map[string][]pageRef, error) {
+// pages, keyed by id: those this process wrote last from memory
+// (remember.go), the others with one $in per collection holding any of them.
+func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]cmapi.Summary, map[string]listing, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	out := make(map[string]cmapi.Summary, len(users))
+	pages := map[string]listing{}
 	byColl := map[*mongo.Collection][]string{}
 	for _, u := range users {
+		if d, ok := s.written.get(u); ok {
+			d = d.clone()
+			out[u], pages[u] = d.summary(), d.Listing
+			continue
+		}
 		c := s.usersOf(u)
 		byColl[c] = append(byColl[c], u)
 	}
-	out := make(map[string]cmapi.Summary, len(users))
-	pages := map[string][]pageRef{}
 	for c, ids := range byColl {
 		cur, err := c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 		if err != nil {
@@ -104,7 +110,7 @@ func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]c
 		}
 		for _, d := range docs {
 			out[d.ID] = d.summary()
-			pages[d.ID] = d.Pages
+			pages[d.ID] = d.Listing
 		}
 	}
 	return out, pages, nil
@@ -113,7 +119,7 @@ func (s *Store) readSummaries(ctx context.Context, users []string) (map[string]c
 // writeSummaries stores changed summaries, each with its listing pages (none
 // if pages has no entry for it) and only if nobody changed it since it was
 // read (Version), in one round trip. A conflict is reported as errConflict.
-func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pages map[string][]pageRef) error {
+func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pages map[string]listing) error {
 	if len(changed) == 0 {
 		return nil
 	}
@@ -126,6 +132,7 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pag
 	}
 	inserts, replaces := map[*mongo.Collection][]mongo.WriteModel{}, map[*mongo.Collection][]mongo.WriteModel{}
 	var colls []*mongo.Collection // in a fixed order
+	var docs []userDoc
 	nReplaces := 0
 	for _, sum := range changed {
 		c := s.usersOf(sum.UserID)
@@ -134,7 +141,10 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pag
 		}
 		doc := docOf(sum)
 		doc.Version = sum.Version + 1
-		doc.Pages = pages[sum.UserID]
+		doc.Listing = pages[sum.UserID]
+		// Remembered again only once the write is known to have worked.
+		s.written.drop(sum.UserID)
+		docs = append(docs, doc)
 		if sum.Version == 0 {
 			inserts[c] = append(inserts[c], mongo.NewInsertOneModel().SetDocument(doc))
 			continue
@@ -183,6 +193,9 @@ func (s *Store) writeSummaries(ctx context.Context, changed []cmapi.Summary, pag
 	if conflicts || matched < int64(nReplaces) {
 		return errConflict
 	}
+	for _, d := range docs {
+		s.written.put(d.ID, d.clone())
+	}
 	return nil
 }
 
@@ -213,8 +226,9 @@ func allDuplicates(bwe mongo.BulkWriteException) bool {
 // If a purchase is not stored yet it counts nothing and returns
 // cmapi.ErrNotYetStored: the window is tried again once the purchases are in.
 // A purchase the purchases consumer skipped (cmapi.Skipped, by its group's
-// committed offsets, read before this call) is not counted.
-func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, committed map[int]int64) (counted, skipped int, err error) {
+// committed offsets, which offsets reads if a purchase is missing) is not
+// counted.
+func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, offsets func() map[int]int64) (counted, skipped int, err error) {
 	if len(window) == 0 {
 		return 0, 0, nil
 	}
@@ -224,8 +238,14 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, c
 	}
 	var owners []cmapi.Delivery
 	waiting := 0
+	var committed map[int]int64 // read once, only if a purchase is missing
 	for _, d := range window {
 		doc, ok := stored[d.ID]
+		if !ok && committed == nil && offsets != nil {
+			if committed = offsets(); committed == nil {
+				committed = map[int]int64{}
+			}
+		}
 		switch {
 		case !ok && cmapi.Skipped(d, committed):
 			skipped++
@@ -260,21 +280,18 @@ func distinct(ds []cmapi.Delivery, key func(cmapi.Delivery) string) []string {
 // applySummaries folds the owning deliveries into their users' summaries, and
 // with listing pages on, their purchases into the users' pages. A conflict with
 // another writer re-reads and re-applies: Apply skips what the other writer
-// counted, and the pages this attempt wrote that no summary names are deleted.
+// counted. The pages a conflicting attempt wrote stay unswept: a conflict
+// needs two writers of one user, which only a rebalance makes, and a page no
+// summary names costs space only.
 func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Delivery) error {
 	if len(owners) == 0 {
 		return nil
 	}
 	users := distinct(owners, func(d cmapi.Delivery) string { return d.UserID })
-	var unsure []string // pages of a failed attempt: written, or replaced
 	for attempt := 0; ; attempt++ {
-		current, refs, err := s.readSummaries(ctx, users)
+		current, lists, err := s.readSummaries(ctx, users)
 		if err != nil {
 			return err
-		}
-		if len(unsure) > 0 {
-			s.deletePages(ctx, unnamed(unsure, refs))
-			unsure = nil
 		}
 		// What Fold is about to count, for the users whose pages hold what
 		// their summary counts: the others are listed by the index.
@@ -282,7 +299,7 @@ func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Deliv
 		if s.pages != nil {
 			for _, d := range owners {
 				sum := current[d.UserID]
-				if !sum.Counted(d.Partition, d.Offset) && pagesValid(refs[d.UserID], sum.Count) {
+				if !sum.Counted(d.Partition, d.Offset) && lists[d.UserID].valid(sum.Count) {
 					added[d.UserID] = append(added[d.UserID], entryOf(d))
 				}
 			}
@@ -292,10 +309,10 @@ func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Deliv
 		for _, u := range changedUsers {
 			changed = append(changed, current[u])
 		}
-		var next map[string][]pageRef
-		var written, replaced []string
+		var next map[string]listing
+		var replaced []string
 		if s.pages != nil {
-			if next, written, replaced, err = s.nextPages(ctx, refs, added); err != nil {
+			if next, replaced, err = s.nextPages(ctx, lists, added); err != nil {
 				return err
 			}
 		}
@@ -307,26 +324,8 @@ func (s *Store) applySummaries(ctx context.Context, owners, window []cmapi.Deliv
 		case !errors.Is(err, errConflict) || attempt == 20:
 			return err
 		}
-		unsure = append(written, replaced...)
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
-}
-
-// unnamed returns the pages among ids that no summary in refs names.
-func unnamed(ids []string, refs map[string][]pageRef) []string {
-	named := map[string]bool{}
-	for _, rs := range refs {
-		for _, r := range rs {
-			named[r.ID] = true
-		}
-	}
-	var out []string
-	for _, id := range ids {
-		if !named[id] {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // RebuildUser recomputes a user's summary from the stored purchases, for the
@@ -362,27 +361,32 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 			return before, after, nil
 		}
 		// The pages are laid out afresh, whatever they were: a rebuild is
-		// also how a summary gets valid pages (see pagesValid).
-		var pages map[string][]pageRef
+		// also how a summary gets valid pages (see listing.valid).
+		var pages map[string]listing
 		var written []pageDoc
 		if s.pages != nil {
 			var entries []pageEntry
 			for _, d := range cmapi.Recounted(purchases, partition, offset) {
 				entries = append(entries, entryOf(d))
 			}
-			var refs []pageRef
-			refs, written = buildPages(userID, entries, newPageID(userID))
-			pages = map[string][]pageRef{userID: refs}
+			refs, docs := buildPages(userID, entries, newPageID(userID))
+			l, dir := relist(userID, refs, nil, newPageID(userID))
+			written = append(docs, dir...)
+			pages = map[string]listing{userID: l}
 			if err := s.writePages(ctx, written); err != nil {
 				return before, after, err
 			}
 		}
 		err = s.writeSummaries(ctx, []cmapi.Summary{after}, pages)
 		switch {
-		case err == nil:
-			s.deletePages(ctx, pageIDs(doc.Pages))
+		case err == nil && s.pages != nil:
+			old, err := s.allPages(ctx, doc.Listing)
+			if err != nil {
+				return before, after, nil // written; the old pages stay unswept
+			}
+			s.deletePages(ctx, old)
 		case errors.Is(err, errConflict): // not written: nothing names them
-			s.deletePages(ctx, pageIDs(refsOf(written)))
+			s.deletePages(ctx, docIDs(written))
 		}
 		if !errors.Is(err, errConflict) || attempt == 20 {
 			return before, after, err
@@ -390,20 +394,12 @@ func (s *Store) RebuildUser(ctx context.Context, userID string, partition int, o
 	}
 }
 
-func pageIDs(refs []pageRef) []string {
-	ids := make([]string, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
+func docIDs(docs []pageDoc) []string {
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
 	}
 	return ids
-}
-
-func refsOf(docs []pageDoc) []pageRef {
-	refs := make([]pageRef, len(docs))
-	for i, d := range docs {
-		refs[i] = d.ref()
-	}
-	return refs
 }
 
 // UserIDs returns every user id that has purchases.
