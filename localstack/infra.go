@@ -135,8 +135,8 @@ func StartMongo(o MongoOptions) (*Mongo, error) {
 		listener = ferretdb.ListenerConfig{TLS: o.Addr, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile, TLSCAFile: o.TLSCAFile}
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  listener,
-		Handler:   "sqlite",
+		Listener: listener,
+		Handler:  "sqlite",
 		// In WAL mode, synchronous(normal) syncs at checkpoints instead of at
 		// every commit: a killed process still loses nothing committed, an
 		// OS crash may lose the last commits, as it loses the embedded

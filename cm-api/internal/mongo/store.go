@@ -52,7 +52,7 @@ type Store struct {
 	pages     *mongo.Collection // nil: look-ups by the index (see pages.go)
 	pageCache *pageCache
 	dirs      *memo[string, []pageRef] // directories of older pages
-	garbage   garbage // replaced pages, deleted by sweep
+	garbage   garbage                  // replaced pages, deleted by sweep
 	// What this process wrote (remember.go).
 	inserted *memo[string, purchaseDoc]
 	written  *memo[string, userDoc]
