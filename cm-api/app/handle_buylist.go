@@ -34,18 +34,14 @@ func handleBuyList(log *slog.Logger, store PurchaseStore, cursors cursorCodec) h
 			}
 		}
 		// One more than asked tells whether another page exists.
-		events, err := store.ListPurchases(r.Context(), userID, afterTS, afterID, page.Limit+1)
+		events, sum, found, err := store.Listing(r.Context(), userID, afterTS, afterID, page.Limit+1)
 		if err != nil {
 			log.Warn("listing purchases", "userid", userID, "err", err.Error())
 			httpjson.Error(w, r, log, contract.Errorf(contract.EUnavailable, "the purchase store is unavailable; retry later"))
 			return
 		}
 		out := contract.PurchasePage{UserID: userID, Purchases: make([]contract.PurchaseView, 0, min(len(events), page.Limit))}
-		if sum, ok, err := store.User(r.Context(), userID); err != nil {
-			log.Warn("reading a user summary", "userid", userID, "err", err.Error())
-			httpjson.Error(w, r, log, contract.Errorf(contract.EUnavailable, "the purchase store is unavailable; retry later"))
-			return
-		} else if ok {
+		if found {
 			v := sum.View()
 			out.User = &v
 		}

@@ -81,7 +81,7 @@ func TestLookupGateWithoutBoundAdmitsAll(t *testing.T) {
 	}
 }
 
-// blockingStore holds every ListPurchases until its context ends or release is
+// blockingStore holds every Listing until its context ends or release is
 // closed, telling arrived when one starts; it remembers the deadline it got.
 type blockingStore struct {
 	PurchaseStore
@@ -90,7 +90,7 @@ type blockingStore struct {
 	deadline chan time.Duration
 }
 
-func (s *blockingStore) ListPurchases(ctx context.Context, _ string, _ time.Time, _ string, _ int) ([]contract.Event, error) {
+func (s *blockingStore) Listing(ctx context.Context, _ string, _ time.Time, _ string, _ int) ([]contract.Event, cmapi.Summary, bool, error) {
 	if d, ok := ctx.Deadline(); ok {
 		s.deadline <- time.Until(d)
 	} else {
@@ -99,9 +99,9 @@ func (s *blockingStore) ListPurchases(ctx context.Context, _ string, _ time.Time
 	s.arrived <- struct{}{}
 	select {
 	case <-s.release:
-		return nil, nil
+		return nil, cmapi.Summary{}, false, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, cmapi.Summary{}, false, ctx.Err()
 	}
 }
 

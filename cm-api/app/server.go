@@ -19,9 +19,10 @@ import (
 
 // PurchaseStore reads purchases. Errors are transient store failures.
 type PurchaseStore interface {
-	// ListPurchases returns up to limit purchases of userID, newest first, after
-	// the position (afterTS, afterID) unless afterID is empty.
-	ListPurchases(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, error)
+	// Listing returns up to limit purchases of userID, newest first, after
+	// the position (afterTS, afterID) unless afterID is empty, and the user's
+	// summary; found is false for a user without one.
+	Listing(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) (events []contract.Event, s cmapi.Summary, found bool, err error)
 	// User returns a user's summary; ok is false for a user without purchases.
 	User(ctx context.Context, userID string) (s cmapi.Summary, ok bool, err error)
 	Ping(ctx context.Context) error

@@ -557,29 +557,29 @@ func (s *Store) nextPages(ctx context.Context, lists map[string]listing, added m
 	return next, replaced, nil
 }
 
-// listPages is ListPurchases from the pages. ok is false when the user's
-// pages are not valid and the indexed query must answer.
-func (s *Store) listPages(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) (_ []contract.Event, ok bool, _ error) {
+// listPages is ListPurchases from the pages, with the summary that names
+// them (found false: the user has none). ok is false when the user's pages
+// are not valid and the indexed query must answer.
+func (s *Store) listPages(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) (_ []contract.Event, _ userDoc, found, ok bool, _ error) {
 	for attempt := 0; ; attempt++ {
-		var d userDoc
-		err := s.usersOf(userID).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, true, nil
-		}
+		d, found, err := s.userDoc(ctx, userID)
 		if err != nil {
-			return nil, false, err
+			return nil, d, false, false, err
+		}
+		if !found {
+			return nil, d, false, true, nil
 		}
 		if !d.Listing.valid(d.Count) {
-			return nil, false, nil
+			return nil, d, true, false, nil
 		}
 		events, err := s.fromPages(ctx, userID, d.Listing, afterTS, afterID, limit)
 		switch {
 		case errors.Is(err, errPageGone) && attempt < 3:
 			continue
 		case err != nil:
-			return nil, false, err
+			return nil, d, true, false, err
 		}
-		return events, true, nil
+		return events, d, true, true, nil
 	}
 }
 

@@ -267,6 +267,30 @@ func (s *Store) roundTrips(ctx context.Context, n, limit int, do func(ctx contex
 // hide round trips, few enough to leave the store's connections to others.
 const positionReaders = 8
 
+// Listing returns what a page of the API shows: up to limit purchases of
+// userID as ListPurchases does, and the user's summary (found false for a
+// user without one). With listing pages the summary that names the pages is
+// read once for both.
+func (s *Store) Listing(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, cmapi.Summary, bool, error) {
+	if s.pages != nil {
+		if err := s.reach.check(); err != nil {
+			return nil, cmapi.Summary{}, false, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.timeout)
+		events, d, found, ok, err := s.listPages(pctx, userID, afterTS, afterID, limit)
+		cancel()
+		if err != nil || ok {
+			return events, d.summary(), found, err
+		}
+	}
+	events, err := s.ListPurchases(ctx, userID, afterTS, afterID, limit)
+	if err != nil {
+		return nil, cmapi.Summary{}, false, err
+	}
+	sum, found, err := s.User(ctx, userID)
+	return events, sum, found, err
+}
+
 // ListPurchases returns up to limit purchases of userID, newest first, strictly
 // after the position (afterTS, afterID) when afterID is not empty.
 func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, error) {
@@ -276,7 +300,7 @@ func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.T
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.pages != nil {
-		if events, ok, err := s.listPages(ctx, userID, afterTS, afterID, limit); ok || err != nil {
+		if events, _, _, ok, err := s.listPages(ctx, userID, afterTS, afterID, limit); ok || err != nil {
 			return events, err
 		}
 	}
