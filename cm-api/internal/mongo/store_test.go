@@ -167,6 +167,32 @@ func TestPurchasesTheConsumerSkippedAreNotWaitedFor(t *testing.T) {
 	}
 }
 
+// The purchases consumer stores a purchase and commits past it after the
+// projection looked for it and before the projection read the committed
+// offsets: the purchase is stored, not skipped, and must be counted.
+func TestAPurchaseStoredWhileTheOffsetsAreReadIsCounted(t *testing.T) {
+	s, db := openStore(t)
+	other, _ := openStoreWith(t, mongo.Options{}, db.Name()) // another process's purchases consumer
+	ctx := context.Background()
+	early, late := d("fay", 1, 0, 1), d("fay", 2, 0, 2)
+	if _, _, err := s.SavePurchases(ctx, []cmapi.Delivery{early}); err != nil {
+		t.Fatal(err)
+	}
+	offsets := func() map[int]int64 {
+		if _, _, err := other.SavePurchases(ctx, []cmapi.Delivery{late}); err != nil {
+			t.Error(err)
+		}
+		return map[int]int64{0: 3}
+	}
+	n, skipped, err := s.ProjectSummaries(ctx, []cmapi.Delivery{early, late}, offsets)
+	if err != nil || n != 2 || skipped != 0 {
+		t.Fatalf("counted %d, skipped %d, err %v; want both counted, none skipped", n, skipped, err)
+	}
+	if fay := summary(t, s, "fay"); fay.Count != 2 {
+		t.Errorf("fay: %d purchases, want 2", fay.Count)
+	}
+}
+
 func TestACrashBetweenTheTwoWritesIsRepairedByRedelivery(t *testing.T) {
 	s, db := openStore(t)
 	ctx := context.Background()

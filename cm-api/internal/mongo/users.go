@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -232,20 +234,28 @@ func (s *Store) ProjectSummaries(ctx context.Context, window []cmapi.Delivery, o
 	if len(window) == 0 {
 		return 0, 0, nil
 	}
-	stored, err := s.storedPositions(ctx, distinct(window, func(d cmapi.Delivery) string { return d.ID }))
+	ids := distinct(window, func(d cmapi.Delivery) string { return d.ID })
+	stored, err := s.storedPositions(ctx, ids)
 	if err != nil {
 		return 0, 0, err
 	}
+	// Only for purchases missing: the committed offsets, then those purchases
+	// again. In that order: a purchase the purchases consumer stored and
+	// committed past between the first read and the offsets is found by the
+	// second, and only one missing after the offsets were read was skipped.
+	var committed map[int]int64
+	if missing := slices.DeleteFunc(ids, func(id string) bool { _, ok := stored[id]; return ok }); len(missing) > 0 && offsets != nil {
+		committed = offsets()
+		again, err := s.storedPositions(ctx, missing)
+		if err != nil {
+			return 0, 0, err
+		}
+		maps.Copy(stored, again)
+	}
 	var owners []cmapi.Delivery
 	waiting := 0
-	var committed map[int]int64 // read once, only if a purchase is missing
 	for _, d := range window {
 		doc, ok := stored[d.ID]
-		if !ok && committed == nil && offsets != nil {
-			if committed = offsets(); committed == nil {
-				committed = map[int]int64{}
-			}
-		}
 		switch {
 		case !ok && cmapi.Skipped(d, committed):
 			skipped++
