@@ -25,8 +25,8 @@ type memo[K comparable, V any] struct {
 	max int
 }
 
-func newMemo[K comparable, V any](max int) *memo[K, V] {
-	return &memo[K, V]{m: map[K]V{}, max: max}
+func newMemo[K comparable, V any](size int) *memo[K, V] {
+	return &memo[K, V]{m: map[K]V{}, max: size}
 }
 
 func (c *memo[K, V]) put(k K, v V) {
