@@ -119,14 +119,17 @@ func TestRebuildBesideARunningConsumer(t *testing.T) {
 			return status == 200 && sum.PurchaseCount == 20
 		})
 	}
-	// Damage the summaries: one wrong, one gone.
+	// Damage the summaries: one wrong, one gone. A writer changes a summary
+	// only with its version (v), which is also how the projection, which
+	// remembers what it wrote, learns of a change it did not make.
 	c, err := drv.Connect(options.Client().ApplyURI(s.mongo.URI))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Disconnect(ctx)
 	coll := c.Database(s.mongo.Database).Collection("users")
-	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: "r0"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "purchase_count", Value: int64(7)}, {Key: "total_cents", Value: int64(7)}}}}); err != nil {
+	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: "r0"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "purchase_count", Value: int64(7)}, {Key: "total_cents", Value: int64(7)}}},
+		{Key: "$inc", Value: bson.D{{Key: "v", Value: int64(1)}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: "r1"}}); err != nil {
