@@ -84,6 +84,7 @@ type report struct {
 	ProduceOpen   load.Result      `json:"produce_raw_open_loop_1000"`
 	BuyNoConsumer load.Result      `json:"buy_1000_cm_api_stopped"`
 	InsertRaw     throughput       `json:"insert_raw"`
+	ReplaceRaw    throughput       `json:"replace_raw"` // one conditional summary replace per user
 	Ingest        ingestResult     `json:"ingest"`
 	LookupDocs    [2]int64         `json:"lookup_docs"` // the user's, all
 	LookupRaw     load.Result      `json:"lookup_raw_find"`
@@ -172,6 +173,9 @@ func (r *report) buildTable() {
 	add(row{fmt.Sprintf("cm-api ingest, stored and listed, from a backlog of %d (first commit %.1f s after start; %.0f/s incl. start)", in.Backlog, in.FirstCommit.Seconds(), in.PerSecTotal),
 		fmt.Sprintf("%.0f stored/s", in.PerSec), fmt.Sprintf("raw bulk insert %.0f docs/s", r.InsertRaw.PerSec),
 		ratio(in.PerSec, r.InsertRaw.PerSec), ingestTarget, ingestMet})
+	add(row{"store floor of the projection: raw conditional replace of one small summary per user ({_id, v}), as cm-api sends them",
+		fmt.Sprintf("%.0f replaces/s", r.ReplaceRaw.PerSec), fmt.Sprintf("cm-api ingest %.0f stored/s", in.PerSec),
+		ratio(in.PerSec, r.ReplaceRaw.PerSec), "-", "-"})
 	lc, ls := r.LookupClients, r.LookupSmall
 	add(row{fmt.Sprintf("look-up, page of 50, user with %d of %d purchases: cm-server GET /getAllUserBuys, %d clients (%.0f/s, errors %.2f%%)", r.LookupDocs[0], r.LookupDocs[1], lookupClients, lc.Rate, 100*lc.ErrorRate()),
 		fmt.Sprintf("p50 %s / p99 %s ms", msf(lc.Overall.P50), msf(lc.Overall.P99)), fmt.Sprintf("raw find p50 %s / p99 %s ms", msf(r.LookupRaw.Overall.P50), msf(r.LookupRaw.Overall.P99)),

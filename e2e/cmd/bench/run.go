@@ -414,6 +414,10 @@ func (b *bench) ingest(ctx context.Context) error {
 	d = time.Since(start)
 	b.rep.InsertRaw = throughput{Count: n, Duration: d, PerSec: float64(n) / d.Seconds()}
 	logf("raw bulk insert: %d documents in %s = %.0f/s", n, d.Round(time.Millisecond), b.rep.InsertRaw.PerSec)
+	if b.rep.ReplaceRaw, err = b.rawReplaces(ctx, mc.Database("bench_raw")); err != nil {
+		return err
+	}
+	logf("raw conditional replaces: %d summaries in %s = %.0f/s", b.rep.ReplaceRaw.Count, b.rep.ReplaceRaw.Duration.Round(time.Millisecond), b.rep.ReplaceRaw.PerSec)
 
 	// cm-api starts with the backlog waiting.
 	lag0, _, err := b.lag.lag(ctx)
@@ -486,6 +490,73 @@ func (b *bench) ingest(ctx context.Context) error {
 		b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("the %d events cm-api had not stored when bench stopped waiting were skipped and their documents inserted with the driver, for the look-up", b.rep.Ingest.LeftOver))
 	}
 	return waitHTTP(ctx, b.serverURL+"/readyz", 60*time.Second, b.server)
+}
+
+// rawReplaces measures the store's own rate for what the projection must
+// write at least once per user it touches: a replace of a small summary on
+// the condition of its version ({_id, v}), 8 to a command and 4 commands at a
+// time as cm-api sends them, one per user of the load, spread over
+// collections as cm-api spreads them on the embedded stack.
+func (b *bench) rawReplaces(ctx context.Context, db *mongo.Database) (throughput, error) {
+	colls := 1
+	if b.sqliteDir != "" {
+		colls = 64 // CM_API_MONGO_SUMMARY_COLLECTIONS in startAPI
+	}
+	names := []string{"users"} // GIN-indexed on PostgreSQL (equalityFields)
+	for i := 1; i < colls; i++ {
+		names = append(names, "users_"+strconv.Itoa(i))
+	}
+	for _, n := range names {
+		_ = db.Collection(n).Drop(ctx)
+	}
+	if err := indexForEquality(ctx, b.pgURL, db, names...); err != nil {
+		return throughput{}, err
+	}
+	coll := func(u int) *mongo.Collection { return db.Collection(names[u%colls]) }
+	summary := func(u, v int) bson.D {
+		return bson.D{{Key: "_id", Value: "ing-" + strconv.Itoa(u)}, {Key: "v", Value: v}, {Key: "purchase_count", Value: int64(v)},
+			{Key: "total_cents", Value: int64(100 * v)}, {Key: "applied", Value: bson.D{{Key: "0", Value: int64(v)}}}}
+	}
+	users := b.sc.Users
+	for u := range users {
+		if _, err := coll(u).InsertOne(ctx, summary(u, 1)); err != nil {
+			return throughput{}, fmt.Errorf("raw summaries: %w", err)
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, users/8+1)
+	sem := make(chan struct{}, 4)
+	for from := 0; from < users; from += 8 {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			// One command per collection: spread, about one per user.
+			byColl := map[*mongo.Collection][]mongo.WriteModel{}
+			for u := from; u < min(from+8, users); u++ {
+				byColl[coll(u)] = append(byColl[coll(u)], mongo.NewReplaceOneModel().
+					SetFilter(bson.D{{Key: "_id", Value: "ing-" + strconv.Itoa(u)}, {Key: "v", Value: 1}}).SetReplacement(summary(u, 2)))
+			}
+			for c, models := range byColl {
+				res, err := c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+				if err == nil && res.MatchedCount != int64(len(models)) {
+					err = fmt.Errorf("%d of %d summaries matched", res.MatchedCount, len(models))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return throughput{}, fmt.Errorf("raw replaces: %w", err)
+	}
+	d := time.Since(start)
+	return throughput{Count: users, Duration: d, PerSec: float64(users) / d.Seconds()}, nil
 }
 
 func onlyDuplicates(err error) bool {
