@@ -13,6 +13,8 @@
 //	bench trivial -listen ADDR             the trivial HTTP handler (the HTTP ceiling)
 //	bench cm-server|cm-api ARGS...         the service's app.Run with a pprof listener
 //	                                       on $BENCH_PPROF_ADDR (BENCH_PROFILE=1 only)
+//	bench plot REPORT.json                 the report's /buy latency plot again, as SVG
+//	                                       on stdout
 package main
 
 import (
@@ -40,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench run|ferretdb|trivial|cm-server|cm-api ...")
+		fmt.Fprintln(os.Stderr, "usage: bench run|ferretdb|trivial|cm-server|cm-api|plot ...")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,6 +57,8 @@ func main() {
 		err = runTrivial(ctx, args)
 	case "cm-server", "cm-api":
 		err = runProfiled(ctx, cmd, args)
+	case "plot":
+		err = plotReport(args, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}

@@ -1,14 +1,34 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/scalable-shop/shop/e2e/load"
 )
+
+// plotReport writes the plot of a report written by bench run.
+func plotReport(args []string, w io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: bench plot REPORT.json")
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	_, err = io.WriteString(w, r.latencySVG())
+	return err
+}
 
 // point is one run: offered rate, latency quantiles, and whether it held.
 type point struct {
@@ -47,7 +67,7 @@ func (r *report) latencySVG() string {
 	}
 	buy := series(buyRuns, r.MaxBuy.Runs)
 	triv := series(trivRuns, r.MaxTrivial.Runs)
-	const w, h, left, right, top, bottom = 720.0, 420.0, 70.0, 20.0, 40.0, 50.0
+	const w, h, left, right, top, bottom = 720.0, 440.0, 70.0, 20.0, 60.0, 50.0
 	minR, maxR := math.Inf(1), 0.0
 	minL, maxL := math.Inf(1), 0.0
 	for _, p := range append(slices.Clone(buy), triv...) {
@@ -73,7 +93,8 @@ func (r *report) latencySVG() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="14">POST /buy latency against offered rate: %s, %s scale (%s)</text>`+"\n",
+	fmt.Fprintf(&b, `<text x="%.0f" y="22" font-size="15">POST /buy latency against offered rate, beside the trivial handler's</text>`+"\n", left)
+	fmt.Fprintf(&b, `<text x="%.0f" y="40">%s, %s scale, %s; cm-api consuming beside /buy</text>`+"\n",
 		left, escape(r.Stack), r.Scale.Name, r.Started.Format("2006-01-02"))
 	for e := x0; e <= x1; e++ {
 		for _, m := range []float64{1, 2, 5} {
