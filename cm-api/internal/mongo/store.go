@@ -276,12 +276,13 @@ func (s *Store) Listing(ctx context.Context, userID string, afterTS time.Time, a
 		if err := s.reach.check(); err != nil {
 			return nil, cmapi.Summary{}, false, err
 		}
-		pctx, cancel := context.WithTimeout(ctx, s.timeout)
-		events, d, found, ok, err := s.listPages(pctx, userID, afterTS, afterID, limit)
-		cancel()
-		if err != nil || ok {
-			return events, d.summary(), found, err
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		events, d, found, ok, err := s.listPages(ctx, userID, afterTS, afterID, limit)
+		if err == nil && !ok { // pages not valid: the index, with the summary already read
+			events, err = s.listIndexed(ctx, userID, afterTS, afterID, limit)
 		}
+		return events, d.summary(), found, err
 	}
 	events, err := s.ListPurchases(ctx, userID, afterTS, afterID, limit)
 	if err != nil {
@@ -304,6 +305,11 @@ func (s *Store) ListPurchases(ctx context.Context, userID string, afterTS time.T
 			return events, err
 		}
 	}
+	return s.listIndexed(ctx, userID, afterTS, afterID, limit)
+}
+
+// listIndexed is ListPurchases by the userid_ts_id index: one query.
+func (s *Store) listIndexed(ctx context.Context, userID string, afterTS time.Time, afterID string, limit int) ([]contract.Event, error) {
 	filter := bson.D{{Key: "userid", Value: userID}}
 	if afterID != "" {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
