@@ -100,8 +100,9 @@ func TestClosedLoopKeepsEachClientToOneRequest(t *testing.T) {
 	if most.Load() != 4 {
 		t.Errorf("%d requests in flight at most, want the 4 clients'", most.Load())
 	}
-	// 4 clients × 500 ms / 20 ms: about 100 requests, a fifth failing.
-	if res.Sent < 40 || res.Sent > 110 || res.Errors != res.ErrorKinds["odd"] || res.Errors < res.Sent/6 || res.Errors > res.Sent/4 {
+	// Every request is counted once, and the failing fifth (i%5 == 0) as its
+	// error kind; how many fit in the half second is the machine's business.
+	if res.Sent == 0 || res.OK+res.Errors != res.Sent || res.Errors != res.ErrorKinds["odd"] || res.Errors < res.Sent/8 || res.Errors > res.Sent/3+1 {
 		t.Errorf("%s", res)
 	}
 	if res.Latency.P50 < 20*time.Millisecond {
